@@ -1,0 +1,319 @@
+#include "cli.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <lua.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <uv.h>
+
+#define DEFAULT_SCRIPT "simple_capture"
+
+static const char usage_text[] =
+    "usage: lunatap [options] [SCRIPT [script options] [SCRIPT [script options] ...]]\n"
+    "\n"
+    "Reads packets, decodes them and runs Lua trace scripts over them.\n"
+    "SCRIPT is a bundled script name (see --list-scripts) or a path to a .lua file;\n"
+    "without one, simple_capture runs. Arguments after a script are its own options\n"
+    "(lunatap SCRIPT --help lists them) until an argument names the next script.\n"
+    "\n"
+    "Input and output:\n"
+    "  -r FILE            read a pcap or pcapng file; '-' reads standard input\n"
+    "  -f EXPR            BPF filter expression (pcap-filter(7)), as in tcpdump\n"
+    "  -c N               stop after N packets that passed the filter\n"
+    "  -w FILE            write the packets that passed the filter to a pcap file\n"
+    "  -L DIR             also find Lua modules and dissectors in DIR (repeatable)\n"
+    "\n"
+    "Script limits (per run; reaching one is reported, never a crash):\n"
+    "  --lua-mem SIZE     Lua memory for all scripts (default 512M; suffixes k, M, G)\n"
+    "  --lua-budget N     VM instructions per callback (default 100M; suffixes k, M, G)\n"
+    "  --lua-time MS      wall-clock milliseconds per callback (default 2000)\n"
+    "  --max-output SIZE  bytes scripts may print in total (default 1G; 0 = no cap)\n"
+    "\n"
+    "Other:\n"
+    "  --list-scripts     list the bundled scripts\n"
+    "  -h, --help         this text\n"
+    "  -V, --version      versions of lunatap and its libraries\n"
+    "\n"
+    "Exit status: 0 success, 1 bad input met while reading (or a script error),\n"
+    "2 usage error.\n";
+
+enum { OPT_LUA_MEM = 256, OPT_LUA_BUDGET, OPT_LUA_TIME, OPT_MAX_OUTPUT, OPT_LIST };
+
+static const struct option long_opts[] = {
+    { "help", no_argument, NULL, 'h' },
+    { "version", no_argument, NULL, 'V' },
+    { "list-scripts", no_argument, NULL, OPT_LIST },
+    { "lua-mem", required_argument, NULL, OPT_LUA_MEM },
+    { "lua-budget", required_argument, NULL, OPT_LUA_BUDGET },
+    { "lua-time", required_argument, NULL, OPT_LUA_TIME },
+    { "max-output", required_argument, NULL, OPT_MAX_OUTPUT },
+    { NULL, 0, NULL, 0 },
+};
+
+static int is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int is_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+const char *lt_cli_home(void)
+{
+    static char home[4096];
+    const char *env = getenv("LUNATAP_HOME");
+    if (env && *env)
+        return env;
+    /* A build tree runs the sources it was built from. */
+    snprintf(home, sizeof home, "%s/scripts", LUNATAP_SRCDIR);
+    if (is_dir(home))
+        return LUNATAP_SRCDIR;
+    return LUNATAP_DATADIR;
+}
+
+/* Parses N with an optional k/M/G suffix (multiplier `unit`: 1024 or 1000). */
+static int parse_amount(const char *opt, const char *s, uint64_t unit, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (*s == '-' || *s == '\0')
+        goto bad;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s)
+        goto bad;
+    uint64_t mul = 1;
+    switch (*end) {
+    case '\0': break;
+    case 'k': case 'K': mul = unit; end++; break;
+    case 'm': case 'M': mul = unit * unit; end++; break;
+    case 'g': case 'G': mul = unit * unit * unit; end++; break;
+    default: goto bad;
+    }
+    if (*end != '\0' || (v && mul > UINT64_MAX / v))
+        goto bad;
+    *out = (uint64_t)v * mul;
+    return 0;
+bad:
+    fprintf(stderr, "lunatap: %s: '%s' is not a valid amount\n", opt, s);
+    return -1;
+}
+
+static void print_version(void)
+{
+    printf("lunatap %s\n%s\n%s\nlibuv %s\n", LUNATAP_VERSION, pcap_lib_version(),
+           LUA_RELEASE, uv_version_string());
+}
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The first comment line of a script, as its one-line description. */
+static void describe(const char *path, char *out, size_t outlen)
+{
+    out[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '#')
+            continue;
+        if (strncmp(line, "--", 2) == 0) {
+            char *t = line + 2;
+            while (*t == ' ' || *t == '-')
+                t++;
+            t[strcspn(t, "\r\n")] = '\0';
+            snprintf(out, outlen, "%s", t);
+        }
+        break;
+    }
+    fclose(f);
+}
+
+static int list_scripts(void)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/scripts", lt_cli_home());
+    DIR *d = opendir(dir);
+    if (!d) {
+        fprintf(stderr, "lunatap: %s: %s\n", dir, strerror(errno));
+        return LT_CLI_USAGE;
+    }
+    char *names[256];
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) && n < 256) {
+        size_t len = strlen(de->d_name);
+        if (len > 4 && strcmp(de->d_name + len - 4, ".lua") == 0)
+            names[n++] = strndup(de->d_name, len - 4);
+    }
+    closedir(d);
+    qsort(names, (size_t)n, sizeof names[0], compare_names);
+    for (int i = 0; i < n; i++) {
+        char path[4600], desc[512];
+        snprintf(path, sizeof path, "%s/%s.lua", dir, names[i]);
+        describe(path, desc, sizeof desc);
+        printf("%-18s %s\n", names[i], desc);
+        free(names[i]);
+    }
+    return LT_CLI_DONE;
+}
+
+/* Resolves a script argument to a file; the name reported stays as given. */
+static int resolve_script(const char *arg, char **path)
+{
+    size_t len = strlen(arg);
+    int lua_suffix = len > 4 && strcmp(arg + len - 4, ".lua") == 0;
+    if (strchr(arg, '/') || lua_suffix) {
+        if (!lua_suffix || !is_file(arg))
+            return -1;
+        *path = strdup(arg);
+        return *path ? 0 : -1;
+    }
+    char buf[4600];
+    snprintf(buf, sizeof buf, "%s/scripts/%s.lua", lt_cli_home(), arg);
+    if (!is_file(buf))
+        return -1;
+    *path = strdup(buf);
+    return *path ? 0 : -1;
+}
+
+static int add_script(lt_config *cfg, const char *name, char *path, char **argv)
+{
+    if (cfg->nscripts == LT_MAX_SCRIPTS) {
+        fprintf(stderr, "lunatap: too many scripts (limit %d)\n", LT_MAX_SCRIPTS);
+        free(path);
+        return -1;
+    }
+    lt_script_arg *s = &cfg->scripts[cfg->nscripts++];
+    s->path = path;
+    s->name = name;
+    s->argv = argv;
+    s->argc = 0;
+    return 0;
+}
+
+/* Splits argv[first..] into scripts and their options. */
+static int split_scripts(lt_config *cfg, int argc, char **argv, int first)
+{
+    static char *no_args[] = { NULL };
+    if (first >= argc) {
+        char *path;
+        if (resolve_script(DEFAULT_SCRIPT, &path) != 0) {
+            fprintf(stderr, "lunatap: bundled script %s not found under %s\n", DEFAULT_SCRIPT,
+                    lt_cli_home());
+            return LT_CLI_USAGE;
+        }
+        return add_script(cfg, DEFAULT_SCRIPT, path, no_args) ? LT_CLI_USAGE : LT_CLI_RUN;
+    }
+    for (int i = first; i < argc; i++) {
+        char *path = NULL;
+        int is_script = argv[i][0] != '-' && resolve_script(argv[i], &path) == 0;
+        if (i == first && !is_script) {
+            fprintf(stderr, "lunatap: '%s' is not a script: give a bundled name (see "
+                            "--list-scripts) or a path to a .lua file\n", argv[i]);
+            return LT_CLI_USAGE;
+        }
+        if (is_script) {
+            const char *name = argv[i];
+            if (add_script(cfg, name, path, argv + i + 1) != 0)
+                return LT_CLI_USAGE;
+        } else {
+            cfg->scripts[cfg->nscripts - 1].argc++;
+        }
+    }
+    return LT_CLI_RUN;
+}
+
+static int parse_option(lt_config *cfg, int c, const char *arg)
+{
+    uint64_t v;
+    switch (c) {
+    case 'r': cfg->read_file = arg; break;
+    case 'f': cfg->filter = arg; break;
+    case 'w': cfg->write_file = arg; break;
+    case 'c':
+        if (parse_amount("-c", arg, 1000, &cfg->count) != 0 || cfg->count == 0) {
+            if (cfg->count == 0)
+                fprintf(stderr, "lunatap: -c: give a positive packet count\n");
+            return -1;
+        }
+        break;
+    case 'L':
+        if (cfg->nlibdirs == LT_MAX_LIBDIRS) {
+            fprintf(stderr, "lunatap: -L: at most %d directories\n", LT_MAX_LIBDIRS);
+            return -1;
+        }
+        if (!is_dir(arg)) {
+            fprintf(stderr, "lunatap: -L %s: not a directory\n", arg);
+            return -1;
+        }
+        cfg->libdirs[cfg->nlibdirs++] = arg;
+        break;
+    case OPT_LUA_MEM:
+        if (parse_amount("--lua-mem", arg, 1024, &v) != 0)
+            return -1;
+        cfg->lim.mem = (size_t)v;
+        break;
+    case OPT_LUA_BUDGET:
+        if (parse_amount("--lua-budget", arg, 1000, &v) != 0 || v == 0)
+            return -1;
+        cfg->lim.insns = v;
+        break;
+    case OPT_LUA_TIME:
+        if (parse_amount("--lua-time", arg, 1000, &v) != 0 || v == 0 || v > 86400000)
+            return -1;
+        cfg->lim.ms = (uint32_t)v;
+        break;
+    case OPT_MAX_OUTPUT:
+        if (parse_amount("--max-output", arg, 1024, &v) != 0)
+            return -1;
+        cfg->max_output = v;
+        break;
+    default: return -1;
+    }
+    return 0;
+}
+
+int lt_cli_parse(lt_config *cfg, int argc, char **argv)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->lim = (lt_limits){ LT_DEFAULT_LUA_MEM, LT_DEFAULT_LUA_BUDGET, LT_DEFAULT_LUA_MS,
+                            LT_DEFAULT_PATTERN_MAX, LT_DEFAULT_MAX_FAILURES };
+    cfg->max_output = (uint64_t)1 << 30;
+    cfg->home = lt_cli_home();
+    opterr = 0;
+    int c;
+    /* '+': stop at the first script name; what follows is the scripts'. */
+    while ((c = getopt_long(argc, argv, "+r:f:c:w:L:hV", long_opts, NULL)) != -1) {
+        switch (c) {
+        case 'h': fputs(usage_text, stdout); return LT_CLI_DONE;
+        case 'V': print_version(); return LT_CLI_DONE;
+        case OPT_LIST: return list_scripts();
+        case '?':
+        case ':':
+            if (optopt)
+                fprintf(stderr, "lunatap: option -%c %s\n", optopt,
+                        strchr("rfcwL", optopt) ? "needs an argument" : "is unknown");
+            else
+                fprintf(stderr, "lunatap: unknown or incomplete option '%s'\n", argv[optind - 1]);
+            fprintf(stderr, "Try 'lunatap --help'.\n");
+            return LT_CLI_USAGE;
+        default:
+            if (parse_option(cfg, c, optarg) != 0)
+                return LT_CLI_USAGE;
+        }
+    }
+    return split_scripts(cfg, argc, argv, optind);
+}

@@ -1,0 +1,310 @@
+#include "engine.h"
+#include "decode.h"
+#include "dump.h"
+#include "filter.h"
+#include "lpacket.h"
+#include "source.h"
+
+#include <lauxlib.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+/* Frames read per turn of the loop: large enough to amortise the loop,
+ * small enough that a signal is seen within a few milliseconds. */
+#define LT_BATCH 256
+
+typedef struct lt_counters {
+    uint64_t packets, bytes;        /* read from the source */
+    uint64_t passed, filtered;      /* by the filter */
+    uint64_t truncated, invalid;
+    uint64_t written, not_written;
+} lt_counters;
+
+typedef struct lt_engine {
+    const lt_config *cfg;
+    uv_loop_t loop;
+    uv_idle_t reader;
+    uv_signal_t sigint, sigterm;
+    lt_source *src;
+    lt_filter *flt;
+    lt_dump *dump;
+    lt_host *host;
+    lt_output out;
+    lt_counters c;
+    lt_packet pkt;
+    int stopping, interrupts;
+    int bad_input;
+    char input_error[512];
+} lt_engine;
+
+static void note_input_error(lt_engine *e, const char *msg)
+{
+    if (!e->input_error[0])
+        snprintf(e->input_error, sizeof e->input_error, "%s", msg);
+    fprintf(stderr, "lunatap: %s\n", msg);
+    e->bad_input = 1;
+}
+
+static void stop(lt_engine *e)
+{
+    if (e->stopping)
+        return;
+    e->stopping = 1;
+    uv_idle_stop(&e->reader);
+    uv_close((uv_handle_t *)&e->reader, NULL);
+    uv_close((uv_handle_t *)&e->sigint, NULL);
+    uv_close((uv_handle_t *)&e->sigterm, NULL);
+}
+
+static void set_field(lua_State *L, const char *k, uint64_t v)
+{
+    lua_pushinteger(L, (lua_Integer)v);
+    lua_setfield(L, -2, k);
+}
+
+/* The statistics table of stats() and of the "done" event. */
+static void push_stats(lua_State *L, void *ud)
+{
+    lt_engine *e = ud;
+    const lt_host_stats *hs = &e->host->st;
+    lua_createtable(L, 0, 24);
+    set_field(L, "packets", e->c.packets);
+    set_field(L, "bytes", e->c.bytes);
+    set_field(L, "passed", e->c.passed);
+    set_field(L, "filtered", e->c.filtered);
+    set_field(L, "truncated", e->c.truncated);
+    set_field(L, "invalid", e->c.invalid);
+    set_field(L, "written", e->c.written);
+    set_field(L, "not_written", e->c.not_written);
+    set_field(L, "lua_mem", e->host->mem);
+    set_field(L, "lua_mem_peak", e->host->mem_peak);
+    set_field(L, "lua_mem_limit", e->host->lim.mem);
+    set_field(L, "lua_calls", hs->calls);
+    set_field(L, "lua_errors", hs->errors);
+    set_field(L, "lua_budget_errors", hs->budget_errors);
+    set_field(L, "lua_memory_errors", hs->memory_errors);
+    set_field(L, "lua_disabled", hs->disabled);
+    set_field(L, "output_bytes", e->out.written);
+    set_field(L, "output_dropped", e->out.dropped);
+    if (e->input_error[0]) {
+        lua_pushstring(L, e->input_error);
+        lua_setfield(L, -2, "input_error");
+    }
+}
+
+static void dispatch_packet(lt_engine *e, const lt_frame *f)
+{
+    lt_decode(&e->pkt, f);
+    e->c.truncated += e->pkt.truncated;
+    e->c.invalid += e->pkt.invalid;
+    if (!lt_host_wants(e->host, LT_EV_PACKET))
+        return;
+    lt_host *h = e->host;
+    h->cur = &e->pkt;
+    lt_packet_push(h->L, h);
+    lt_host_dispatch(h, LT_EV_PACKET, 1);
+    h->cur = NULL;
+    lt_host_expire(h, LT_EPOCH_PACKET);
+}
+
+/* One frame from the source: filter, write, decode, dispatch. Returns 0 to
+ * go on, -1 to stop. */
+static int handle_frame(lt_engine *e, const lt_frame *f)
+{
+    char err[512];
+    e->c.packets++;
+    e->c.bytes += f->caplen;
+    if (e->flt) {
+        int m = lt_filter_match(e->flt, f, err, sizeof err);
+        if (m < 0) {
+            note_input_error(e, err);
+            return -1;
+        }
+        if (!m) {
+            e->c.filtered++;
+            return 0;
+        }
+    }
+    e->c.passed++;
+    if (e->dump) {
+        int w = lt_dump_write(e->dump, f, err, sizeof err);
+        if (w < 0) {
+            note_input_error(e, err);
+            return -1;
+        }
+        if (w == 0)
+            e->c.written++;
+        else
+            e->c.not_written++;
+    }
+    dispatch_packet(e, f);
+    if (e->cfg->count && e->c.passed >= e->cfg->count)
+        return -1;
+    return 0;
+}
+
+static void on_read(uv_idle_t *idle)
+{
+    lt_engine *e = idle->data;
+    lt_frame f;
+    for (int i = 0; i < LT_BATCH && !e->stopping; i++) {
+        int rc = lt_source_next(e->src, &f);
+        if (rc == LT_NEXT_FRAME) {
+            if (handle_frame(e, &f) == 0)
+                continue;
+        } else if (rc == LT_NEXT_ERROR) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "%s: %s (after %llu packets)", e->src->name,
+                     lt_source_error(e->src), (unsigned long long)e->c.packets);
+            note_input_error(e, msg);
+        }
+        stop(e);
+    }
+}
+
+static void on_signal(uv_signal_t *sig, int signum)
+{
+    lt_engine *e = sig->data;
+    if (++e->interrupts > 1) {
+        /* A second interrupt: the user wants out now, whatever is pending. */
+        lt_output_flush(&e->out);
+        fprintf(stderr, "lunatap: interrupted again, exiting at once\n");
+        _exit(128 + signum);
+    }
+    stop(e);
+}
+
+static int open_input(lt_engine *e)
+{
+    char err[1024];
+    if (!e->cfg->read_file) {
+        fprintf(stderr, "lunatap: no input: give a capture file with -r FILE (or -r - for stdin)\n");
+        return LT_EXIT_USAGE;
+    }
+    e->src = lt_source_open_file(e->cfg->read_file, err, sizeof err);
+    if (!e->src) {
+        fprintf(stderr, "lunatap: %s\n", err);
+        return LT_EXIT_BAD_INPUT;
+    }
+    if (e->cfg->filter) {
+        e->flt = lt_filter_new(e->cfg->filter, e->src->linktype, err, sizeof err);
+        if (!e->flt) {
+            fprintf(stderr, "lunatap: %s\n", err);
+            return LT_EXIT_USAGE;
+        }
+    }
+    if (e->cfg->write_file) {
+        e->dump = lt_dump_create(e->cfg->write_file, err, sizeof err);
+        if (!e->dump) {
+            fprintf(stderr, "lunatap: -w %s\n", err);
+            return LT_EXIT_USAGE;
+        }
+    }
+    return LT_EXIT_OK;
+}
+
+static int load_scripts(lt_engine *e)
+{
+    char lua_dir[4096], diss_dir[4096];
+    const char *paths[LT_MAX_LIBDIRS + 3];
+    int n = 0;
+    snprintf(lua_dir, sizeof lua_dir, "%s/lua", e->cfg->home);
+    snprintf(diss_dir, sizeof diss_dir, "%s/dissectors", e->cfg->home);
+    paths[n++] = lua_dir;
+    paths[n++] = diss_dir;
+    for (int i = 0; i < e->cfg->nlibdirs; i++)
+        paths[n++] = e->cfg->libdirs[i];
+    paths[n] = NULL;
+    char err[512];
+    e->host = lt_host_new(&e->cfg->lim, &e->out, paths, err, sizeof err);
+    if (!e->host) {
+        fprintf(stderr, "lunatap: %s\n", err);
+        return LT_EXIT_BAD_INPUT;
+    }
+    e->host->stats_fn = push_stats;
+    e->host->stats_ud = e;
+    for (int i = 0; i < e->cfg->nscripts; i++) {
+        const lt_script_arg *s = &e->cfg->scripts[i];
+        int rc = lt_host_load_script(e->host, s->path, s->name, s->argc, s->argv);
+        if (rc == LT_LOAD_HELP)
+            return -1;
+        if (rc != 0)
+            return LT_EXIT_USAGE;
+    }
+    return LT_EXIT_OK;
+}
+
+static void finish(lt_engine *e)
+{
+    lua_State *L = e->host->L;
+    push_stats(L, e);
+    lt_host_dispatch(e->host, LT_EV_DONE, 1);
+    char err[512];
+    if (e->dump) {
+        uint64_t skipped = lt_dump_skipped(e->dump);
+        if (skipped)
+            fprintf(stderr, "lunatap: -w %s: %llu packets of another link type not written "
+                            "(a pcap file holds one link type)\n",
+                    e->cfg->write_file, (unsigned long long)skipped);
+        if (lt_dump_close(e->dump, err, sizeof err) != 0)
+            note_input_error(e, err);
+        e->dump = NULL;
+    }
+    if (e->out.dropped)
+        fprintf(stderr, "lunatap: output cap of %llu bytes reached: %llu bytes dropped\n",
+                (unsigned long long)e->out.cap, (unsigned long long)e->out.dropped);
+}
+
+static int run_loop(lt_engine *e)
+{
+    if (uv_loop_init(&e->loop) != 0) {
+        fprintf(stderr, "lunatap: cannot start the event loop\n");
+        return LT_EXIT_BAD_INPUT;
+    }
+    uv_idle_init(&e->loop, &e->reader);
+    uv_signal_init(&e->loop, &e->sigint);
+    uv_signal_init(&e->loop, &e->sigterm);
+    e->reader.data = e->sigint.data = e->sigterm.data = e;
+    uv_signal_start(&e->sigint, on_signal, SIGINT);
+    uv_signal_start(&e->sigterm, on_signal, SIGTERM);
+    uv_idle_start(&e->reader, on_read);
+    lt_host_dispatch(e->host, LT_EV_START, 0);
+    uv_run(&e->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&e->loop);
+    return LT_EXIT_OK;
+}
+
+int lt_engine_run(const lt_config *cfg)
+{
+    lt_engine *e = calloc(1, sizeof *e);
+    if (!e) {
+        fprintf(stderr, "lunatap: out of memory\n");
+        return LT_EXIT_BAD_INPUT;
+    }
+    e->cfg = cfg;
+    signal(SIGPIPE, SIG_IGN); /* a closed stdout ends output, not the run */
+    lt_output_init(&e->out, STDOUT_FILENO, cfg->max_output);
+    int rc = load_scripts(e);
+    if (rc == LT_EXIT_OK)
+        rc = open_input(e);
+    if (rc == LT_EXIT_OK) {
+        rc = run_loop(e);
+        finish(e);
+        if (e->bad_input || e->host->st.errors)
+            rc = LT_EXIT_BAD_INPUT;
+    }
+    if (rc < 0)
+        rc = LT_EXIT_OK; /* a script printed its help */
+    lt_output_flush(&e->out);
+    char err[256];
+    lt_dump_close(e->dump, err, sizeof err);
+    lt_filter_free(e->flt);
+    lt_source_close(e->src);
+    lt_host_free(e->host);
+    free(e);
+    return rc;
+}

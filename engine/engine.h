@@ -1,0 +1,43 @@
+/*
+ * engine.h — one run: a source, the filter, the decoder and the scripts on
+ * one libuv loop.
+ *
+ * Offline files are read in batches from an idle handle, so signals (and,
+ * later, timers, live sources and the REPL) share the loop with reading.
+ */
+#ifndef LUNATAP_ENGINE_H
+#define LUNATAP_ENGINE_H
+
+#include <stdint.h>
+#include "lhost.h"
+
+#define LT_MAX_LIBDIRS 32
+
+typedef struct lt_script_arg {
+    const char *path;   /* file to load */
+    const char *name;   /* as reported: bundled name or the path given */
+    int argc;
+    char **argv;
+} lt_script_arg;
+
+typedef struct lt_config {
+    const char *read_file;          /* -r */
+    const char *filter;             /* -f */
+    uint64_t count;                 /* -c, 0 = no limit */
+    const char *write_file;         /* -w */
+    const char *libdirs[LT_MAX_LIBDIRS]; /* -L */
+    int nlibdirs;
+    const char *home;               /* holds lua/, dissectors/, scripts/ */
+    lt_limits lim;
+    uint64_t max_output;            /* --max-output, 0 = no cap */
+    lt_script_arg scripts[LT_MAX_SCRIPTS];
+    int nscripts;
+} lt_config;
+
+/* Exit statuses */
+enum { LT_EXIT_OK = 0, LT_EXIT_BAD_INPUT = 1, LT_EXIT_USAGE = 2 };
+
+/* Runs to the end of input or a stop; returns the exit status. */
+int lt_engine_run(const lt_config *cfg);
+
+#endif
