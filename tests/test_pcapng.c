@@ -926,8 +926,8 @@ static void test_open_errors(void)
     bld_free(&b);
 
     shb(&b, true);
-    b.p[7] = 26; /* total length 26 */
-    EXPECT_OPEN_ERROR(&b, "(SHB) at offset 0: total length 26 is less than the minimum 28");
+    b.p[7] = 24; /* total length 24 */
+    EXPECT_OPEN_ERROR(&b, "(SHB) at offset 0: total length 24 is less than the minimum 28");
     bld_free(&b);
 
     /* An SHB option running past the block. */
