@@ -439,7 +439,10 @@ static int api_load(lua_State *L)
     else
         lua_pushvalue(L, lua_upvalueindex(2));
     lua_call(L, 4, 2);
-    return lua_isnil(L, -2) ? 2 : 1;
+    if (lua_isnil(L, -2))
+        return 2; /* nil, message */
+    lua_pop(L, 1);
+    return 1;
 }
 
 /* string.find & co. refuse subjects longer than the pattern limit: one

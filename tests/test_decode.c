@@ -308,3 +308,265 @@ static const uint8_t pkt_v6frag[] = {
 };
 #define V6FRAG_FO 64    /* offset of the fragment offset field */
 
+/* ---- invariants that hold after every decode ---------------------------- */
+
+/* 1 when [ptr, ptr + n) lies inside the frame's captured bytes. */
+static int within(const lt_frame *f, const uint8_t *ptr, uint32_t n)
+{
+    if (!ptr || !f->data)
+        return 0;
+    uintptr_t a = (uintptr_t)ptr, b = (uintptr_t)f->data;
+    return a >= b && a - b <= f->caplen && n <= f->caplen - (a - b);
+}
+
+static void check_invariants(const lt_packet *p, const lt_frame *f)
+{
+    CHECK(p->frame == f);
+    CHECK_EQ(p->truncated || p->invalid, p->problem != NULL);
+    if (p->problem)
+        CHECK(strchr(p->problem, ':') != NULL);     /* "layer: fault" */
+    CHECK((uint64_t)p->payload_off + p->payload_len <= f->caplen);
+    if (p->has_eth) {
+        CHECK(within(f, p->eth.dst, 6));
+        CHECK(within(f, p->eth.src, 6));
+    }
+    CHECK(p->eth.nvlan <= LT_MAX_VLAN);
+    CHECK(p->eth.nvlan <= p->eth.ntags);
+    if (p->has_sll) {
+        CHECK(p->sll.addrlen <= 8);
+        CHECK(within(f, p->sll.addr, p->sll.addrlen));
+    }
+    if (p->l3 == LT_L3_IPV4 || p->l3 == LT_L3_IPV6) {
+        uint32_t alen = p->l3 == LT_L3_IPV4 ? 4 : 16;
+        CHECK_EQ(p->ip.version, p->l3 == LT_L3_IPV4 ? 4 : 6);
+        CHECK(within(f, p->ip.src, alen));
+        CHECK(within(f, p->ip.dst, alen));
+        if (p->ip.options)
+            CHECK(within(f, p->ip.options, p->ip.options_len));
+        else
+            CHECK_EQ(p->ip.options_len, 0);
+        CHECK(p->ip.next_hdrs <= LT_MAX_IPV6_EXT);
+    }
+    if (p->l3 == LT_L3_ARP && p->arp.sha) {
+        CHECK(within(f, p->arp.sha, p->arp.hlen));
+        CHECK(within(f, p->arp.spa, p->arp.plen));
+        CHECK(within(f, p->arp.tha, p->arp.hlen));
+        CHECK(within(f, p->arp.tpa, p->arp.plen));
+    }
+    if (p->l3 != LT_L3_NONE)
+        CHECK(p->l3_off <= f->caplen);
+    if (p->l3 == LT_L3_NONE)
+        CHECK_EQ(p->payload_len, 0);
+    if (p->l4 != LT_L4_NONE) {
+        CHECK(p->l3 == LT_L3_IPV4 || p->l3 == LT_L3_IPV6);
+        CHECK(p->l4_off <= f->caplen);
+    }
+    if (p->l4 == LT_L4_TCP) {
+        CHECK(p->tcp.nsack <= LT_MAX_SACK);
+        if (p->tcp.options)
+            CHECK(within(f, p->tcp.options, p->tcp.options_len));
+        else
+            CHECK_EQ(p->tcp.options_len, 0);
+        CHECK(p->tcp.hdr_len >= 20 || p->invalid);
+    }
+}
+
+/* ---- cutting a packet at every length ----------------------------------- */
+
+/* Where the last header we decode ends (a cut before it must be truncated). */
+static uint32_t header_end(const lt_packet *p)
+{
+    switch (p->l3) {
+    case LT_L3_IPV4:
+    case LT_L3_IPV6:
+        return p->payload_off;
+    case LT_L3_ARP:
+        return p->l3_off + 8 + 2u * (p->arp.hlen + p->arp.plen);
+    case LT_L3_OTHER:
+        return p->l3_off;
+    default:
+        return 0;
+    }
+}
+
+static uint32_t l3_fixed(enum lt_l3 l3)
+{
+    return l3 == LT_L3_IPV4 ? 20 : l3 == LT_L3_IPV6 ? 40 : l3 == LT_L3_ARP ? 8 : 0;
+}
+
+static uint32_t l4_fixed(enum lt_l4 l4)
+{
+    return l4 == LT_L4_TCP ? 20 : l4 == LT_L4_UDP ? 8 : 4;
+}
+
+/* Compares the decode Q of the first `c` bytes with the full decode P. */
+static void compare_cut(const lt_packet *P, const lt_packet *Q, uint32_t c)
+{
+    CHECK_EQ(Q->invalid, 0);
+    uint32_t hend = header_end(P);
+    if (c < hend) {
+        CHECK_EQ(Q->truncated, 1);
+    } else {
+        CHECK_EQ(Q->truncated, 0);
+        CHECK(Q->problem == NULL);
+        CHECK_EQ(Q->l3, P->l3);
+        CHECK_EQ(Q->l4, P->l4);
+        uint32_t pend = P->payload_off + P->payload_len;
+        if (P->payload_len > 0 || P->payload_off > 0) {
+            CHECK_EQ(Q->payload_off, P->payload_off);
+            CHECK_EQ(Q->payload_len, (pend < c ? pend : c) - P->payload_off);
+        }
+    }
+    if (P->l3 == LT_L3_NONE)
+        return;
+    /* The link layer is whole once the network header starts. */
+    if (c >= P->l3_off) {
+        CHECK_EQ(Q->has_eth, P->has_eth);
+        CHECK_EQ(Q->has_sll, P->has_sll);
+        CHECK_EQ(Q->eth.type, P->eth.type);
+        CHECK_EQ(Q->eth.nvlan, P->eth.nvlan);
+        CHECK_EQ(Q->eth.ntags, P->eth.ntags);
+        for (int i = 0; i < P->eth.nvlan; i++)
+            CHECK_EQ(Q->eth.vlan[i], P->eth.vlan[i]);
+        CHECK_EQ(Q->sll.protocol, P->sll.protocol);
+        CHECK_EQ(Q->sll.ifindex, P->sll.ifindex);
+        CHECK_EQ(Q->sll.pkttype, P->sll.pkttype);
+        CHECK_EQ(Q->af, P->af);
+        CHECK_EQ(Q->ethertype, P->ethertype);
+        CHECK_EQ(Q->l3_off, P->l3_off);
+    }
+    uint32_t l3f = l3_fixed(P->l3);
+    if (c < P->l3_off + l3f) {
+        CHECK_EQ(Q->l3, LT_L3_NONE);
+        return;
+    }
+    CHECK_EQ(Q->l3, P->l3);
+    if (P->l3 == LT_L3_IPV4 || P->l3 == LT_L3_IPV6) {
+        uint32_t alen = P->l3 == LT_L3_IPV4 ? 4 : 16;
+        CHECK(Q->ip.src && memcmp(Q->ip.src, P->ip.src, alen) == 0);
+        CHECK(Q->ip.dst && memcmp(Q->ip.dst, P->ip.dst, alen) == 0);
+        CHECK_EQ(Q->ip.ttl, P->ip.ttl);
+        CHECK_EQ(Q->ip.tos, P->ip.tos);
+        CHECK_EQ(Q->ip.total_len, P->ip.total_len);
+        if (P->l3 == LT_L3_IPV4) {
+            CHECK_EQ(Q->ip.id, P->ip.id);
+            CHECK_EQ(Q->ip.proto, P->ip.proto);
+            CHECK_EQ(Q->ip.hdr_len, P->ip.hdr_len);
+            CHECK_EQ(Q->ip.frag_offset, P->ip.frag_offset);
+            CHECK_EQ(Q->ip.mf, P->ip.mf);
+            CHECK_EQ(Q->ip.df, P->ip.df);
+        } else {
+            CHECK_EQ(Q->ip.flow, P->ip.flow);
+        }
+        if (c >= P->l4_off) {
+            CHECK_EQ(Q->ip.proto, P->ip.proto);
+            CHECK_EQ(Q->ip.hdr_len, P->ip.hdr_len);
+            CHECK_EQ(Q->ip.options_len, P->ip.options_len);
+            CHECK_EQ(Q->ip.next_hdrs, P->ip.next_hdrs);
+            CHECK_EQ(Q->ip.has_frag_hdr, P->ip.has_frag_hdr);
+            CHECK_EQ(Q->ip.is_fragment, P->ip.is_fragment);
+            CHECK_EQ(Q->ip.frag_offset, P->ip.frag_offset);
+            CHECK_EQ(Q->ip.id, P->ip.id);
+            CHECK_EQ(Q->l4_off, P->l4_off);
+        }
+    } else if (P->l3 == LT_L3_ARP) {
+        CHECK_EQ(Q->arp.htype, P->arp.htype);
+        CHECK_EQ(Q->arp.ptype, P->arp.ptype);
+        CHECK_EQ(Q->arp.op, P->arp.op);
+        CHECK_EQ(Q->arp.hlen, P->arp.hlen);
+        CHECK_EQ(Q->arp.plen, P->arp.plen);
+        CHECK_EQ(Q->arp.sha != NULL, c >= hend);
+    }
+    if (P->l4 == LT_L4_NONE || P->l4 == LT_L4_OTHER)
+        return;
+    if (c < P->l4_off + l4_fixed(P->l4)) {
+        CHECK_EQ(Q->l4, LT_L4_NONE);
+        return;
+    }
+    CHECK_EQ(Q->l4, P->l4);
+    switch (P->l4) {
+    case LT_L4_TCP:
+        CHECK_EQ(Q->tcp.sport, P->tcp.sport);
+        CHECK_EQ(Q->tcp.dport, P->tcp.dport);
+        CHECK_EQ(Q->tcp.seq, P->tcp.seq);
+        CHECK_EQ(Q->tcp.ack, P->tcp.ack);
+        CHECK_EQ(Q->tcp.flags, P->tcp.flags);
+        CHECK_EQ(Q->tcp.hdr_len, P->tcp.hdr_len);
+        CHECK_EQ(Q->tcp.win, P->tcp.win);
+        if (c >= P->payload_off) {
+            CHECK_EQ(Q->tcp.options_len, P->tcp.options_len);
+            CHECK_EQ(Q->tcp.has_mss, P->tcp.has_mss);
+            CHECK_EQ(Q->tcp.mss, P->tcp.mss);
+            CHECK_EQ(Q->tcp.has_ts, P->tcp.has_ts);
+            CHECK_EQ(Q->tcp.ts_val, P->tcp.ts_val);
+            CHECK_EQ(Q->tcp.nsack, P->tcp.nsack);
+            CHECK_EQ(Q->tcp.wscale, P->tcp.wscale);
+        } else {
+            CHECK_EQ(Q->tcp.options_len, 0);
+        }
+        break;
+    case LT_L4_UDP:
+        CHECK_EQ(Q->udp.sport, P->udp.sport);
+        CHECK_EQ(Q->udp.dport, P->udp.dport);
+        CHECK_EQ(Q->udp.len, P->udp.len);
+        break;
+    default:
+        CHECK_EQ(Q->icmp.type, P->icmp.type);
+        CHECK_EQ(Q->icmp.code, P->icmp.code);
+        if (c >= P->l4_off + 8)
+            CHECK_EQ(Q->icmp.rest, P->icmp.rest);
+        break;
+    }
+}
+
+/*
+ * Decodes `data` (caplen n, wire length `wire`) whole, then its first c bytes
+ * for every c in [0, n) — at most `prefix` of them plus n - 1 — each copied
+ * into a buffer of exactly c bytes. The cuts are compared with the whole
+ * decode when that had no problem. Returns the number of cuts made.
+ */
+static uint32_t cut_all(const uint8_t *data, uint32_t n, uint32_t wire, int lt,
+                        uint32_t prefix, uint32_t budget)
+{
+    lt_packet P, Q;
+    lt_frame F = { .data = data, .caplen = n, .len = wire, .linktype = lt };
+    lt_decode(&P, &F);
+    check_invariants(&P, &F);
+    int clean = !P.truncated && !P.invalid;
+    uint32_t done = 0;
+
+    for (uint32_t c = 0; c < n && done < budget; c++) {
+        if (c > prefix && c != n - 1)
+            continue;
+        uint8_t *buf = malloc(c);           /* exactly c bytes, even 0 */
+        if (c && !buf) {
+            fprintf(stderr, "out of memory\n");
+            exit(1);
+        }
+        if (c)
+            memcpy(buf, data, c);
+        lt_frame G = F;
+        G.data = buf;
+        G.caplen = c;
+        lt_decode(&Q, &G);
+        check_invariants(&Q, &G);
+        if (clean)
+            compare_cut(&P, &Q, c);
+        free(buf);
+        done++;
+    }
+    return done;
+}
+
+/* Cuts a hand-built packet at every length, with a label for messages. */
+static void cut_test(const char *name, const uint8_t *data, size_t n, int lt)
+{
+    char ctx[128];
+    snprintf(ctx, sizeof ctx, "cuts of %s", name);
+    g_ctx = ctx;
+    int before = n_failed;
+    cut_all(data, (uint32_t)n, (uint32_t)n, lt, UINT32_MAX, UINT32_MAX);
+    if (n_failed != before)
+        fprintf(stderr, "  (%d failures cutting %s)\n", n_failed - before, name);
+    g_ctx = "";
+}
