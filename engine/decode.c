@@ -244,8 +244,14 @@ static void decode_tcp(dctx *c, uint32_t off, uint32_t end, int frag)
         return;
     }
     uint32_t hl = t->hdr_len;
-    if (frag && !lt_span(end, off, hl))
-        return;                 /* options continue in the next fragment */
+    if (frag && !lt_span(end, off, hl)) {
+        /* The options continue in the next fragment: this one is all
+         * header. Truncated only if the capture lost part of it. */
+        if (end > c->cap)
+            set_truncated(c, "tcp: truncated options");
+        set_payload(c, end, end);
+        return;
+    }
     if (!need(c, off, hl, end, "tcp: header length > IP payload",
               "tcp: truncated options"))
         return;

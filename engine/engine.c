@@ -38,7 +38,7 @@ typedef struct lt_engine {
     lt_packet pkt;
     int stopping, interrupts;
     int bad_input;
-    char input_error[512];
+    char input_error[1100];
 } lt_engine;
 
 static void note_input_error(lt_engine *e, const char *msg)
@@ -157,7 +157,7 @@ static void on_read(uv_idle_t *idle)
             if (handle_frame(e, &f) == 0)
                 continue;
         } else if (rc == LT_NEXT_ERROR) {
-            char msg[512];
+            char msg[1024];
             snprintf(msg, sizeof msg, "%s: %s (after %llu packets)", e->src->name,
                      lt_source_error(e->src), (unsigned long long)e->c.packets);
             note_input_error(e, msg);
@@ -187,7 +187,7 @@ static int open_input(lt_engine *e)
     }
     e->src = lt_source_open_file(e->cfg->read_file, err, sizeof err);
     if (!e->src) {
-        fprintf(stderr, "lunatap: %s\n", err);
+        note_input_error(e, err);
         return LT_EXIT_BAD_INPUT;
     }
     if (e->cfg->filter) {
@@ -291,8 +291,13 @@ int lt_engine_run(const lt_config *cfg)
     int rc = load_scripts(e);
     if (rc == LT_EXIT_OK)
         rc = open_input(e);
-    if (rc == LT_EXIT_OK) {
-        rc = run_loop(e);
+    /* Input that cannot be read still ends the run the usual way: "start"
+     * and "done" handlers run and see the error in the statistics. */
+    if (rc == LT_EXIT_OK || rc == LT_EXIT_BAD_INPUT) {
+        if (rc == LT_EXIT_OK)
+            rc = run_loop(e);
+        else
+            lt_host_dispatch(e->host, LT_EV_START, 0);
         finish(e);
         if (e->bad_input || e->host->st.errors)
             rc = LT_EXIT_BAD_INPUT;

@@ -411,7 +411,7 @@ static uint32_t frac_pow2_to_nsec(uint64_t x, unsigned shift)
 {
     uint64_t p1 = (x >> 32) * NSEC_PER_SEC;          /* < 2^62 */
     uint64_t p0 = (x & 0xFFFFFFFFu) * NSEC_PER_SEC;  /* < 2^62 */
-    uint64_t lo = (p1 << 32) + p0;
+    uint64_t lo = ((p1 & 0xFFFFFFFFu) << 32) + p0;
     uint64_t hi = (p1 >> 32) + (lo < p0 ? 1 : 0);
     uint64_t q;
     if (shift >= 128)

@@ -971,14 +971,37 @@ static void test_open_errors(void)
 
 /* ---- part 2: real captures ------------------------------------------- */
 
+struct meta {
+    int64_t sec;
+    uint32_t nsec, caplen, len;
+};
+
 struct ours {
     bool opened;
     int rc;
     long frames;
     char err[512];
+    unsigned long sum; /* of all bytes: makes every byte read */
+    struct meta *m; /* per frame, when asked for */
+    size_t nm, capm;
 };
 
-static void read_real(FILE *f, struct ours *o)
+static void keep_meta(struct ours *o, const lt_frame *fr)
+{
+    if (o->nm == o->capm) {
+        size_t cap = o->capm ? o->capm * 2 : 64;
+        struct meta *m = realloc(o->m, cap * sizeof *m);
+        if (!m) {
+            perror("realloc");
+            exit(1);
+        }
+        o->m = m;
+        o->capm = cap;
+    }
+    o->m[o->nm++] = (struct meta){ fr->ts_sec, fr->ts_nsec, fr->caplen, fr->len };
+}
+
+static void read_real(FILE *f, struct ours *o, bool want_meta)
 {
     memset(o, 0, sizeof *o);
     lt_pcapng *r = lt_pcapng_open(f, o->err, sizeof o->err);
@@ -988,15 +1011,16 @@ static void read_real(FILE *f, struct ours *o)
     }
     o->opened = true;
     lt_frame fr;
-    static volatile unsigned sum;
     while ((o->rc = lt_pcapng_next(r, &fr)) == LT_NEXT_FRAME) {
         o->frames++;
+        if (want_meta)
+            keep_meta(o, &fr);
         CHECK(fr.ts_nsec < 1000000000u);
         CHECK(fr.caplen <= LT_PCAPNG_MAX_BLOCK);
         CHECK(fr.ifindex < lt_pcapng_ifaces(r));
         /* Touch every byte so the sanitizer sees any overrun. */
         for (uint32_t i = 0; i < fr.caplen; i++)
-            sum += fr.data[i];
+            o->sum += fr.data[i];
     }
     snprintf(o->err, sizeof o->err, "%s", lt_pcapng_error(r));
     lt_pcapng_close(r);
@@ -1054,24 +1078,76 @@ struct theirs {
     bool ok;          /* tshark exited 0 */
     long records;     /* lines printed: frames and other records */
     long nonpacket;   /* records without an encapsulation (custom blocks) */
+    long mismatches;  /* packets whose time or lengths differ from ours */
+    char first[300];  /* the first such difference */
 };
 
-static bool run_tshark(const char *quoted, struct theirs *t)
+/* "1500000000.250000000" (or empty: tshark shows no time for SPBs). */
+static bool parse_epoch(const char *s, int64_t *sec, uint32_t *nsec)
 {
-    char cmd[4200];
+    char *end;
+    if (*s == '\0' || *s == '-')
+        return false;
+    *sec = strtoll(s, &end, 10);
+    uint32_t frac = 0;
+    int digits = 0;
+    if (*end == '.')
+        for (end++; *end >= '0' && *end <= '9' && digits < 9; end++, digits++)
+            frac = frac * 10 + (uint32_t)(*end - '0');
+    for (; digits < 9; digits++)
+        frac *= 10;
+    *nsec = frac;
+    return true;
+}
+
+/* Compares one tshark packet line (time, cap_len, len) with our frame. */
+static void compare_packet(struct theirs *t, const struct ours *o, size_t k,
+                           char *const *field)
+{
+    if (k >= o->nm)
+        return;
+    const struct meta *m = &o->m[k];
+    int64_t sec;
+    uint32_t nsec;
+    bool same = strtoul(field[3], NULL, 10) == m->caplen &&
+                strtoul(field[4], NULL, 10) == m->len;
+    if (parse_epoch(field[2], &sec, &nsec))
+        same = same && sec == m->sec && nsec == m->nsec;
+    if (!same && t->mismatches++ == 0)
+        snprintf(t->first, sizeof t->first,
+                 "packet %zu: tshark time %s caplen %s len %s; ours %" PRId64
+                 ".%09" PRIu32 " caplen %" PRIu32 " len %" PRIu32,
+                 k + 1, field[2], field[3], field[4], m->sec, m->nsec,
+                 m->caplen, m->len);
+}
+
+static bool run_tshark(const char *quoted, const struct ours *o, struct theirs *t)
+{
+    char cmd[8700];
     snprintf(cmd, sizeof cmd,
-             "tshark -r %s -T fields -e frame.number -e frame.encap_type 2>/dev/null",
+             "tshark -r %s -T fields -e frame.number -e frame.encap_type"
+             " -e frame.time_epoch -e frame.cap_len -e frame.len 2>/dev/null",
              quoted);
     FILE *p = popen(cmd, "r");
     if (!p)
         return false;
     memset(t, 0, sizeof *t);
-    char line[256];
+    char line[512];
+    size_t packets = 0;
     while (fgets(line, sizeof line, p)) {
         t->records++;
-        const char *tab = strchr(line, '\t');
-        if (!tab || tab[1] == '\n' || tab[1] == '\0')
+        line[strcspn(line, "\n")] = '\0';
+        char *field[5] = { line, "", "", "", "" };
+        char *q = line;
+        for (int i = 1; i < 5 && (q = strchr(q, '\t')); i++) {
+            *q++ = '\0';
+            field[i] = q;
+        }
+        if (field[1][0] == '\0') {
             t->nonpacket++;
+            continue;
+        }
+        compare_packet(t, o, packets++, field);
     }
     int st = pclose(p);
     t->ok = st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
@@ -1108,13 +1184,51 @@ static int list_pcapng(const char *dir, const char *prefix, char **out, int n)
     return n;
 }
 
+struct tally {
+    int agree, differ, explained, tshark_err;
+};
+
 /*
  * Known, explained differences from tshark:
  * - tshark shows pcapng Custom Blocks (0x00000BAD, 0x40000BAD) as records
  *   of their own with no encapsulation (pcapng_le-test017/018/102/202).
  *   They carry no packet, so we skip them; such a file agrees when our
  *   count equals tshark's minus its records without frame.encap_type.
+ * - tshark shows no time for a Simple Packet Block (it has none); we give
+ *   0, so times are only compared where tshark has one.
  */
+static void compare_with_tshark(const char *name, const char *quoted,
+                                const struct ours *o, struct tally *tl)
+{
+    struct theirs t;
+    if (!run_tshark(quoted, o, &t)) {
+        printf("skip: could not run tshark on %s\n", name);
+        return;
+    }
+    if (t.mismatches) {
+        printf("%s:%d: %s: %ld packets differ from tshark, first %s\n", __FILE__,
+               __LINE__, name, t.mismatches, t.first);
+        failures++;
+    }
+    if (!t.ok) {
+        /* tshark could not read the file fully: only survival counts. */
+        tl->tshark_err++;
+        printf("  tshark error on %s: tshark %ld records, ours %ld frames, %s\n",
+               name, t.records, o->frames, o->rc == LT_NEXT_EOF ? "EOF" : o->err);
+    } else if (o->frames == t.records) {
+        tl->agree++;
+    } else if (t.nonpacket > 0 && o->frames == t.records - t.nonpacket) {
+        tl->explained++;
+        printf("  explained: %s: ours %ld, tshark %ld (%ld custom-block records)\n",
+               name, o->frames, t.records, t.nonpacket);
+    } else {
+        tl->differ++;
+        printf("%s:%d: differ: %s: ours %ld, tshark %ld%s%s\n", __FILE__, __LINE__,
+               name, o->frames, t.records, o->err[0] ? " - " : "", o->err);
+        failures++;
+    }
+}
+
 static void test_real_files(const char *dir)
 {
     char *names[MAX_FILES];
@@ -1134,7 +1248,7 @@ static void test_real_files(const char *dir)
     if (!have_tshark)
         printf("skip: tshark is not installed; reading the files without comparing\n");
 
-    int agree = 0, differ = 0, explained = 0, tshark_err = 0;
+    struct tally tally = {0};
     for (int i = 0; i < n; i++) {
         char path[4200], quoted[8500];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
@@ -1147,7 +1261,7 @@ static void test_real_files(const char *dir)
             failures++;
             continue;
         }
-        read_real(f, &o);
+        read_real(f, &o, true);
         CHECK(o.rc == LT_NEXT_EOF || o.rc == LT_NEXT_ERROR);
 
         /* The same through a pipe: the reader must never need to seek. */
@@ -1155,7 +1269,7 @@ static void test_real_files(const char *dir)
         FILE *pf = cat_stream(path, &pid);
         if (pf) {
             struct ours op;
-            read_real(pf, &op);
+            read_real(pf, &op, false);
             waitpid(pid, NULL, 0);
             if (op.frames != o.frames || op.rc != o.rc) {
                 printf("%s:%d: %s: pipe read %ld frames (rc %d), file %ld (rc %d)\n",
@@ -1164,44 +1278,21 @@ static void test_real_files(const char *dir)
             }
         }
 
-        if (!have_tshark)
-            continue;
-        struct theirs t;
-        if (!run_tshark(quoted, &t)) {
-            printf("skip: could not run tshark on %s\n", names[i]);
-            continue;
-        }
-        if (!t.ok) {
-            /* tshark could not read the file fully: only survival counts. */
-            tshark_err++;
-            printf("  tshark error on %s: tshark %ld records, ours %ld frames, %s\n",
-                   names[i], t.records, o.frames,
-                   o.rc == LT_NEXT_EOF ? "EOF" : o.err);
-            continue;
-        }
-        if (o.frames == t.records) {
-            agree++;
-        } else if (t.nonpacket > 0 && o.frames == t.records - t.nonpacket) {
-            explained++;
-            printf("  explained: %s: ours %ld, tshark %ld (%ld custom-block records)\n",
-                   names[i], o.frames, t.records, t.nonpacket);
-        } else {
-            differ++;
-            printf("%s:%d: differ: %s: ours %ld, tshark %ld%s%s\n", __FILE__, __LINE__,
-                   names[i], o.frames, t.records, o.err[0] ? " — " : "", o.err);
-            failures++;
-        }
+        if (have_tshark)
+            compare_with_tshark(names[i], quoted, &o, &tally);
+        free(o.m);
     }
     if (have_tshark)
-        printf("pcapng real files: %d agree, %d differ\n", agree, differ + explained);
+        printf("pcapng real files: %d agree, %d differ\n", tally.agree,
+               tally.differ + tally.explained);
     else
         printf("pcapng real files: %d read, not compared (no tshark)\n", n);
-    if (explained)
-        printf("  %d of the differences are explained: tshark counts custom blocks as records\n",
-               explained);
-    if (tshark_err)
-        printf("  %d files tshark reports an error on: checked that reading ends cleanly\n",
-               tshark_err);
+    if (tally.explained)
+        printf("  %d of the differences are explained: tshark counts custom blocks"
+               " as records\n", tally.explained);
+    if (tally.tshark_err)
+        printf("  %d files tshark reports an error on: checked that reading ends"
+               " cleanly\n", tally.tshark_err);
     for (int i = 0; i < n; i++)
         free(names[i]);
 }

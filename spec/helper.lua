@@ -1,0 +1,105 @@
+-- Test helpers shared by the busted specs: run lunatap as a user would and
+-- look at what it printed and how it exited.
+--
+-- LUNATAP_BIN names the binary under test (default build/lunatap), so the
+-- same specs run against the normal and the sanitizer build.
+
+local M = {}
+
+M.root = os.getenv("LUNATAP_ROOT") or "."
+M.bin = os.getenv("LUNATAP_BIN") or (M.root .. "/build/lunatap")
+M.samples = M.root .. "/samples"
+M.shared = os.getenv("LUNATAP_SHARED_PCAPS") or (M.root .. "/../shared/pcaps")
+
+local function shell_quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+M.quote = shell_quote
+
+local function slurp(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+M.slurp = slurp
+
+--- Writes `text` to a fresh temporary file and returns its path.
+function M.tmpfile(text, suffix)
+  local path = os.tmpname() .. (suffix or "")
+  local f = assert(io.open(path, "wb"))
+  f:write(text or "")
+  f:close()
+  return path
+end
+
+--- Runs lunatap with the argument list `args` (strings, quoted here).
+-- opts.stdin: a file to feed on standard input. Returns a table
+-- { out = stdout, err = stderr, code = exit status }.
+function M.run(args, opts)
+  opts = opts or {}
+  local quoted = {}
+  for i, a in ipairs(args) do quoted[i] = shell_quote(a) end
+  local out, err = os.tmpname(), os.tmpname()
+  local cmd = ("%s %s >%s 2>%s"):format(shell_quote(M.bin), table.concat(quoted, " "), out, err)
+  if opts.stdin then cmd = cmd .. " <" .. shell_quote(opts.stdin) end
+  if opts.prefix then cmd = opts.prefix .. " | " .. cmd end
+  local ok, how, code = os.execute(cmd)
+  local r = { out = slurp(out), err = slurp(err), code = how == "exit" and code or 128 + code }
+  os.remove(out)
+  os.remove(err)
+  return r
+end
+
+--- Runs the Lua source `script` (a string) over `pcap` with extra lunatap
+-- options before the script and script options after it.
+function M.script(script, pcap, before, after)
+  local path = M.tmpfile(script, ".lua")
+  local args = {}
+  for _, a in ipairs(before or {}) do args[#args + 1] = a end
+  if pcap then
+    args[#args + 1] = "-r"
+    args[#args + 1] = pcap
+  end
+  args[#args + 1] = path
+  for _, a in ipairs(after or {}) do args[#args + 1] = a end
+  local r = M.run(args)
+  os.remove(path)
+  return r
+end
+
+--- Lines of a string, without their newlines.
+function M.lines(s)
+  local t = {}
+  for line in s:gmatch("([^\n]*)\n") do t[#t + 1] = line end
+  return t
+end
+
+--- True when the shared real captures are present.
+function M.have_shared()
+  local f = io.open(M.shared .. "/MANIFEST.tsv", "r")
+  if f then f:close() return true end
+  return false
+end
+
+--- Output of a shell command (stdout), or nil when it failed to start.
+function M.capture(cmd)
+  local p = io.popen(cmd, "r")
+  if not p then return nil end
+  local s = p:read("a")
+  p:close()
+  return s
+end
+
+--- Files in a directory matching a Lua pattern, sorted.
+function M.ls(dir, pattern)
+  local s = M.capture("ls -1 " .. shell_quote(dir) .. " 2>/dev/null") or ""
+  local t = {}
+  for name in s:gmatch("[^\n]+") do
+    if not pattern or name:match(pattern) then t[#t + 1] = name end
+  end
+  table.sort(t)
+  return t
+end
+
+return M
