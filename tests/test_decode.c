@@ -395,9 +395,19 @@ static uint32_t header_end(const lt_packet *p)
     }
 }
 
-static uint32_t l3_fixed(enum lt_l3 l3)
+/* Bytes of the network header that must be there for l3 to be set. */
+static uint32_t l3_fixed(const lt_packet *p)
 {
-    return l3 == LT_L3_IPV4 ? 20 : l3 == LT_L3_IPV6 ? 40 : l3 == LT_L3_ARP ? 8 : 0;
+    switch (p->l3) {
+    case LT_L3_IPV4:
+        return 20;
+    case LT_L3_IPV6:
+        return 40;
+    case LT_L3_ARP:
+        return 8;
+    default:
+        return header_end(p) - p->l3_off;   /* LLC/SNAP, or nothing */
+    }
 }
 
 static uint32_t l4_fixed(enum lt_l4 l4)
@@ -443,7 +453,7 @@ static void compare_cut(const lt_packet *P, const lt_packet *Q, uint32_t c)
     /* For raw IP the version nibble picks the network layer. */
     if (c >= P->l3_off + (P->frame->linktype == LT_LINK_RAW))
         CHECK_EQ(Q->ethertype, P->ethertype);
-    uint32_t l3f = l3_fixed(P->l3);
+    uint32_t l3f = l3_fixed(P);
     if (c < P->l3_off + l3f) {
         CHECK_EQ(Q->l3, LT_L3_NONE);
         return;
@@ -1859,18 +1869,22 @@ static const char *const tshark_prefixes[] = {
 };
 
 enum { F_FRAME, F_IP_SRC, F_IP_DST, F_IP6_SRC, F_IP6_DST, F_TCP_SP, F_TCP_DP,
-       F_TCP_SEQ, F_UDP_SP, F_UDP_DP, F_VLAN, F_SLL_TYPE, F_SLL_IF, F_COUNT };
+       F_TCP_SEQ, F_UDP_SP, F_UDP_DP, F_VLAN_AD, F_VLAN, F_SLL_TYPE, F_SLL_IF,
+       F_COUNT };
 
+/* 802.1ad (S-)tags are ieee8021ad.id in tshark, 802.1Q (C-)tags vlan.id. */
 #define TSHARK_FIELDS "-e frame.number -e ip.src -e ip.dst -e ipv6.src -e ipv6.dst " \
     "-e tcp.srcport -e tcp.dstport -e tcp.seq_raw -e udp.srcport -e udp.dstport " \
-    "-e vlan.id -e sll.pkttype -e sll.ifindex"
+    "-e ieee8021ad.id -e vlan.id -e sll.pkttype -e sll.ifindex"
 
 /* Why a difference from tshark is expected. */
-enum { X_PROBLEM, X_INNER, X_LINK, X_COUNT };
+enum { X_PROBLEM, X_INNER, X_LINK, X_FRAG, X_COUNT };
 static const char *const x_names[X_COUNT] = {
     "we flagged the packet truncated/invalid before that layer",
     "tshark's field is inside a tunnel or an ICMP error (our l4 is the outer one)",
     "a link or network layer we do not decode (l3 OTHER/NONE)",
+    "a first fragment too short for the transport header: tshark shows the "
+    "partial header, we leave l4 to reassembly",
 };
 
 typedef struct xstats {
@@ -1904,6 +1918,15 @@ static unsigned count_values(const char *field)
 }
 
 static unsigned x_shown;
+static int x_verbose;           /* LT_TEST_VERBOSE set: show explained ones */
+
+static void explained(xstats *x, int why, const char *name, unsigned frame,
+                      const char *what)
+{
+    x->explained[why]++;
+    if (x_verbose)
+        printf("  tshark: %s frame %u %s: %s\n", name, frame, what, x_names[why]);
+}
 
 static void mismatch(xstats *x, const char *name, unsigned frame, const char *what,
                      const char *mine, const char *theirs)
@@ -1945,7 +1968,7 @@ static void compare_row(xstats *x, const char *name, unsigned frame, const ours 
         if (strcmp(v, o->dst) != 0)
             mismatch(x, name, frame, tf == F_IP_SRC ? "ip.dst" : "ipv6.dst", o->dst, v);
     } else if (*fl[F_IP_SRC] || *fl[F_IP6_SRC]) {
-        x->explained[problem ? X_PROBLEM : X_LINK]++;
+        explained(x, problem ? X_PROBLEM : X_LINK, name, frame, "ip");
     }
 
     /* transport */
@@ -1960,11 +1983,13 @@ static void compare_row(xstats *x, const char *name, unsigned frame, const ours 
         }
     } else if (*fl[F_TCP_SP]) {
         if (inner || p->l4 == LT_L4_UDP)
-            x->explained[X_INNER]++;
+            explained(x, X_INNER, name, frame, "tcp");
+        else if (p->l4 == LT_L4_NONE && p->ip.is_fragment && p->ip.frag_offset == 0)
+            explained(x, X_FRAG, name, frame, "tcp");
         else if (problem)
-            x->explained[X_PROBLEM]++;
+            explained(x, X_PROBLEM, name, frame, "tcp");
         else if (p->l3 == LT_L3_OTHER || p->l3 == LT_L3_NONE)
-            x->explained[X_LINK]++;
+            explained(x, X_LINK, name, frame, "tcp");
         else
             mismatch(x, name, frame, "tcp", "(none)", fl[F_TCP_SP]);
     }
@@ -1977,17 +2002,22 @@ static void compare_row(xstats *x, const char *name, unsigned frame, const ours 
         }
     } else if (*fl[F_UDP_SP]) {
         if (inner)
-            x->explained[X_INNER]++;
+            explained(x, X_INNER, name, frame, "udp");
+        else if (p->l4 == LT_L4_NONE && p->ip.is_fragment && p->ip.frag_offset == 0)
+            explained(x, X_FRAG, name, frame, "udp");
         else if (problem)
-            x->explained[X_PROBLEM]++;
+            explained(x, X_PROBLEM, name, frame, "udp");
         else if (p->l3 == LT_L3_OTHER || p->l3 == LT_L3_NONE)
-            x->explained[X_LINK]++;
+            explained(x, X_LINK, name, frame, "udp");
         else
             mismatch(x, name, frame, "udp", "(none)", fl[F_UDP_SP]);
     }
 
-    /* VLAN tags, outermost first */
-    unsigned nv = count_values(fl[F_VLAN]);
+    /* VLAN tags, outermost first: tshark's S-tags, then its C-tags */
+    char tags[256];
+    snprintf(tags, sizeof tags, "%s%s%s", fl[F_VLAN_AD],
+             *fl[F_VLAN_AD] && *fl[F_VLAN] ? "," : "", fl[F_VLAN]);
+    unsigned nv = count_values(tags);
     x->fields++;
     if (nv != p->eth.ntags) {
         char m[16], t[16];
@@ -1995,9 +2025,9 @@ static void compare_row(xstats *x, const char *name, unsigned frame, const ours 
         snprintf(t, sizeof t, "%u", nv);
         mismatch(x, name, frame, "number of vlan tags", m, t);
     } else {
-        const char *s = fl[F_VLAN];
+        const char *s = tags;
         for (unsigned i = 0; i < p->eth.nvlan; i++) {
-            compare_num(x, name, frame, "vlan.id", p->eth.vlan[i], s);
+            compare_num(x, name, frame, "vlan id", p->eth.vlan[i], s);
             s = strchr(s, ',');
             if (!s)
                 break;
@@ -2129,6 +2159,7 @@ int main(int argc, char **argv)
         return 1;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
+    x_verbose = getenv("LT_TEST_VERBOSE") != NULL;
 
     test_helpers();
     test_eth_vlan_tcp_syn();
