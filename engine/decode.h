@@ -13,18 +13,24 @@
  * network headers, the IP total/payload length for transport headers.
  * Beyond that claimed length the frame is invalid; within it but beyond
  * caplen it is truncated. A payload cut by the snap length is neither.
- * Decoding stops at the first problem, except that a bad TCP option only
- * stops the option walk (the TCP header and payload stay decoded).
+ * Decoding stops at the first problem (`problem` names the first one), with
+ * two exceptions that leave the TCP/UDP header and payload decoded: a bad
+ * TCP option (an option of a known kind with the wrong length is skipped and
+ * the walk goes on; a length < 2 or past the header ends the walk), and a
+ * UDP length beyond the IP payload (payload bounded by the IP length).
  *
  * Layer markers are set only once a header's fixed part was read: l3 is
  * IPV4/IPV6/ARP only when ip/arp fields (and their pointers) are valid, l4
- * likewise. If a header is cut, `ethertype` and `l3_off` (or `l4_off` and
- * ip.proto) still say what was expected there.
+ * likewise; arp.sha..tpa are NULL when the addresses are cut. If a header is
+ * cut, `ethertype` and `l3_off` (or `l4_off` and ip.proto) still say what
+ * was expected there.
  *
- * Fragments: l4 is decoded only for a first fragment (offset 0); if the
- * transport header does not fit in a first fragment, l4 stays NONE and that
- * is no problem (the reassembler will see it). A non-first fragment has
- * l4 NONE and payload = the fragment's data.
+ * Fragments: l4 is decoded only for a first fragment (offset 0, MF set,
+ * is_fragment 1); a UDP length longer than that fragment is normal there. If
+ * the fixed transport header does not fit in a first fragment, l4 stays NONE
+ * and that is no problem (the reassembler will see it); if only TCP options
+ * continue in the next fragment, l4 is TCP without options and the payload
+ * is empty. A non-first fragment has l4 NONE and payload = its data.
  *
  * Payload (payload_off/payload_len): see lt_packet. No network layer (unknown
  * link type, a header cut before the network layer) and ARP: 0/0.
