@@ -131,6 +131,16 @@ static void pcap_src_close(lt_source *s)
 
 static const lt_source_ops pcap_ops = { pcap_src_next, pcap_src_error, pcap_src_close };
 
+/* libpcap hands out DLT_ values; frames carry LINKTYPE_ values, as files
+ * (and pcapng) store them. Of the types we decode, only raw IP differs. */
+static int linktype_of_dlt(int dlt)
+{
+    switch (dlt) {
+    case DLT_RAW: return 101;  /* 12 or 14 depending on the platform */
+    default: return dlt;
+    }
+}
+
 static lt_source *open_pcap(FILE *f, const char *path, char *err, size_t errlen)
 {
     char perr[PCAP_ERRBUF_SIZE];
@@ -148,7 +158,7 @@ static lt_source *open_pcap(FILE *f, const char *path, char *err, size_t errlen)
     }
     ps->base.ops = &pcap_ops;
     ps->base.name = path;
-    ps->base.linktype = pcap_datalink(p);
+    ps->base.linktype = linktype_of_dlt(pcap_datalink(p));
     ps->base.snaplen = (unsigned)pcap_snapshot(p);
     ps->base.format = "pcap";
     ps->p = p;
