@@ -4,6 +4,7 @@
 #include "filter.h"
 #include "lpacket.h"
 #include "source.h"
+#include "track.h"
 
 #include <lauxlib.h>
 #include <signal.h>
@@ -33,6 +34,7 @@ typedef struct lt_engine {
     lt_filter *flt;
     lt_dump *dump;
     lt_host *host;
+    lt_track *track;
     lt_output out;
     lt_counters c;
     lt_packet pkt;
@@ -90,6 +92,8 @@ static void push_stats(lua_State *L, void *ud)
     set_field(L, "lua_disabled", hs->disabled);
     set_field(L, "output_bytes", e->out.written);
     set_field(L, "output_dropped", e->out.dropped);
+    if (e->track)
+        lt_track_stats(e->track, L);
     if (e->input_error[0]) {
         lua_pushstring(L, e->input_error);
         lua_setfield(L, -2, "input_error");
@@ -101,14 +105,15 @@ static void dispatch_packet(lt_engine *e, const lt_frame *f)
     lt_decode(&e->pkt, f);
     e->c.truncated += e->pkt.truncated;
     e->c.invalid += e->pkt.invalid;
-    if (!lt_host_wants(e->host, LT_EV_PACKET))
-        return;
     lt_host *h = e->host;
-    h->cur = &e->pkt;
-    lt_packet_push(h->L, h);
-    lt_host_dispatch(h, LT_EV_PACKET, 1);
-    h->cur = NULL;
-    lt_host_expire(h, LT_EPOCH_PACKET);
+    if (lt_host_wants(h, LT_EV_PACKET)) {
+        h->cur = &e->pkt;
+        lt_packet_push(h->L, h);
+        lt_host_dispatch(h, LT_EV_PACKET, 1);
+        h->cur = NULL;
+        lt_host_expire(h, LT_EPOCH_PACKET);
+    }
+    lt_track_packet(e->track, &e->pkt);
 }
 
 /* One frame from the source: filter, write, decode, dispatch. Returns 0 to
@@ -227,6 +232,13 @@ static int load_scripts(lt_engine *e)
     }
     e->host->stats_fn = push_stats;
     e->host->stats_ud = e;
+    lt_track_config tc;
+    lt_track_default_config(&tc);
+    e->track = lt_track_new(e->host, &tc);
+    if (!e->track) {
+        fprintf(stderr, "lunatap: cannot set up session tracking\n");
+        return LT_EXIT_BAD_INPUT;
+    }
     for (int i = 0; i < e->cfg->nscripts; i++) {
         const lt_script_arg *s = &e->cfg->scripts[i];
         int rc = lt_host_load_script(e->host, s->path, s->name, s->argc, s->argv);
@@ -241,6 +253,7 @@ static int load_scripts(lt_engine *e)
 static void finish(lt_engine *e)
 {
     lua_State *L = e->host->L;
+    lt_track_finish(e->track); /* every open session ends before "done" */
     push_stats(L, e);
     lt_host_dispatch(e->host, LT_EV_DONE, 1);
     char err[512];
@@ -309,6 +322,7 @@ int lt_engine_run(const lt_config *cfg)
     lt_dump_close(e->dump, err, sizeof err);
     lt_filter_free(e->flt);
     lt_source_close(e->src);
+    lt_track_free(e->track);
     lt_host_free(e->host);
     free(e);
     return rc;

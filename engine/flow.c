@@ -148,13 +148,18 @@ void lt_flow_end(lt_flow_table *t, lt_flow *f, int reason)
     free(f);
 }
 
+void lt_flow_end_all(lt_flow_table *t, int reason)
+{
+    for (int c = 0; c < LT_FC_COUNT; c++)
+        while (t->lists[c].head)
+            lt_flow_end(t, t->lists[c].head, reason);
+}
+
 void lt_flow_table_free(lt_flow_table *t)
 {
     if (!t)
         return;
-    for (int c = 0; c < LT_FC_COUNT; c++)
-        while (t->lists[c].head)
-            lt_flow_end(t, t->lists[c].head, LT_FLOW_SHUTDOWN);
+    lt_flow_end_all(t, LT_FLOW_SHUTDOWN);
     free(t->buckets);
     free(t);
 }

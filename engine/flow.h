@@ -47,6 +47,7 @@ typedef struct lt_flow {
     uint64_t id;                    /* per protocol, in order of creation */
     double start, last;
     uint64_t pkts[2], bytes[2];     /* [0] from the client, [1] from the server */
+    uint64_t payload[2];            /* transport payload bytes seen, per direction */
     uint8_t client;                 /* key endpoint (0 or 1) that is the client */
     uint8_t fclass;
     uint8_t flags;                  /* owner's use */
@@ -97,6 +98,9 @@ void lt_flow_touch(lt_flow_table *t, lt_flow *f, int fclass, double now);
 
 /* Ends a flow now (reason given to the end callback) and frees it. */
 void lt_flow_end(lt_flow_table *t, lt_flow *f, int reason);
+
+/* Ends every flow, with `reason`; the table stays usable. */
+void lt_flow_end_all(lt_flow_table *t, int reason);
 
 /* Ends flows idle longer than their class's timeout. */
 void lt_flow_expire(lt_flow_table *t, double now);

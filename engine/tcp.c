@@ -1,0 +1,421 @@
+#include "tcp.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* a - b in sequence space: positive when a is after b (RFC 1982 style). */
+static inline int32_t seq_diff(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b);
+}
+
+static const char *const state_names[] = {
+    "syn_sent", "syn_received", "established", "closing", "closed", "reset",
+};
+
+const char *lt_tcp_state_name(int state)
+{
+    return state >= 0 && state <= LT_TCP_RESET ? state_names[state] : "unknown";
+}
+
+void lt_tcp_init(lt_tcp_tracker *t, const lt_tcp_limits *lim, const lt_tcp_callbacks *cb,
+                 lt_flow_table *flows)
+{
+    memset(t, 0, sizeof *t);
+    t->lim = *lim;
+    t->cb = *cb;
+    t->flows = flows;
+}
+
+static void event(lt_tcp_tracker *t, lt_flow *f, int ev, int dir, uint64_t arg)
+{
+    if (t->cb.event)
+        t->cb.event(t->cb.ud, f, ev, dir, arg);
+}
+
+static void deliver(lt_tcp_tracker *t, lt_flow *f, int dir, const uint8_t *p, uint32_t n)
+{
+    lt_tcp_conn *c = f->ext;
+    if (n == 0)
+        return;
+    c->half[dir].delivered += n;
+    if (t->cb.data)
+        t->cb.data(t->cb.ud, f, dir, p, n);
+}
+
+/* Adds a history letter once per kind: upper case from the client. */
+static void history(lt_tcp_conn *c, int dir, char letter)
+{
+    char l = dir == 0 ? letter : (char)(letter - 'A' + 'a');
+    size_t n = strlen(c->history);
+    if (!memchr(c->history, l, n) && n < LT_TCP_HISTORY) {
+        c->history[n] = l;
+        c->history[n + 1] = '\0';
+    }
+}
+
+int lt_tcp_attach(lt_tcp_tracker *t, lt_flow *f)
+{
+    if (lt_flow_charge(t->flows, f, (long)sizeof(lt_tcp_conn)) != 0)
+        return -1;
+    lt_tcp_conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        lt_flow_charge(t->flows, f, -(long)sizeof(lt_tcp_conn));
+        return -1;
+    }
+    c->rtt = -1;
+    f->ext = c;
+    t->st.sessions++;
+    return 0;
+}
+
+int lt_tcp_client_of(const lt_packet *p, int sender)
+{
+    uint8_t fl = p->tcp.flags;
+    if ((fl & (LT_TCP_SYN | LT_TCP_ACK)) == LT_TCP_SYN)
+        return sender;
+    if ((fl & (LT_TCP_SYN | LT_TCP_ACK)) == (LT_TCP_SYN | LT_TCP_ACK))
+        return !sender;
+    /* Picked up mid-stream: the server is most likely on the lower port. */
+    return p->tcp.sport < p->tcp.dport ? !sender : sender;
+}
+
+int lt_tcp_starts_new(const lt_flow *f, int dir, const lt_packet *p)
+{
+    const lt_tcp_conn *c = f->ext;
+    if (!c || (p->tcp.flags & (LT_TCP_SYN | LT_TCP_ACK)) != LT_TCP_SYN)
+        return 0;
+    const lt_tcp_half *h = &c->half[dir];
+    return h->seq_known && p->tcp.seq != h->isn;
+}
+
+/* ---- the out-of-order queue ---- */
+
+static void free_seg(lt_tcp_tracker *t, lt_flow *f, lt_tcp_half *h, lt_tcp_seg *s)
+{
+    h->queued -= s->len;
+    t->st.queued -= s->len;
+    lt_flow_charge(t->flows, f, -(long)(sizeof *s + s->len));
+    free(s);
+}
+
+/* Delivers queued segments that the stream has reached. */
+static void drain(lt_tcp_tracker *t, lt_flow *f, int dir)
+{
+    lt_tcp_half *h = &((lt_tcp_conn *)f->ext)->half[dir];
+    while (h->queue && seq_diff(h->queue->seq, h->next) <= 0) {
+        lt_tcp_seg *s = h->queue;
+        h->queue = s->next;
+        uint32_t end = s->seq + s->len;
+        if (seq_diff(end, h->next) > 0) {
+            uint32_t skip = h->next - s->seq;
+            deliver(t, f, dir, s->data + skip, s->len - skip);
+            h->next = end;
+        }
+        free_seg(t, f, h, s);
+    }
+    if (h->fin && !h->fin_done && h->next == h->fin_seq) {
+        h->fin_done = 1;
+        h->next++;
+    }
+}
+
+static void gap(lt_tcp_tracker *t, lt_flow *f, int dir, uint32_t missing)
+{
+    lt_tcp_half *h = &((lt_tcp_conn *)f->ext)->half[dir];
+    h->gaps++;
+    h->gap_bytes += missing;
+    t->st.gaps++;
+    t->st.gap_bytes += missing;
+    event(t, f, LT_TCPE_GAP, dir, missing);
+}
+
+/* Gives up on the bytes before `to`: reports them as a gap and goes on. */
+static void skip_to(lt_tcp_tracker *t, lt_flow *f, int dir, uint32_t to)
+{
+    lt_tcp_half *h = &((lt_tcp_conn *)f->ext)->half[dir];
+    if (seq_diff(to, h->next) > 0) {
+        gap(t, f, dir, to - h->next);
+        h->next = to;
+    }
+    drain(t, f, dir);
+}
+
+static lt_tcp_seg *new_seg(lt_tcp_tracker *t, lt_flow *f, lt_tcp_half *h, uint32_t seq,
+                           const uint8_t *data, uint32_t n)
+{
+    if (h->queued + (uint64_t)n > t->lim.stream_queue || t->st.queued + n > t->lim.total_queue ||
+        lt_flow_charge(t->flows, f, (long)(sizeof(lt_tcp_seg) + n)) != 0)
+        return NULL;
+    lt_tcp_seg *s = malloc(sizeof *s + n);
+    if (!s) {
+        lt_flow_charge(t->flows, f, -(long)(sizeof(lt_tcp_seg) + n));
+        return NULL;
+    }
+    s->seq = seq;
+    s->len = n;
+    memcpy(s->data, data, n);
+    h->queued += n;
+    t->st.queued += n;
+    if (t->st.queued > t->st.queued_peak)
+        t->st.queued_peak = t->st.queued;
+    return s;
+}
+
+/* Queues [seq, seq+n) around what is already queued: earlier bytes win.
+ * Returns -1 when a cap refused a piece (nothing half-inserted stays
+ * inconsistent: pieces already inserted are valid on their own). */
+static int enqueue(lt_tcp_tracker *t, lt_flow *f, int dir, uint32_t seq, const uint8_t *data,
+                   uint32_t n, int *differs, int *fresh)
+{
+    lt_tcp_half *h = &((lt_tcp_conn *)f->ext)->half[dir];
+    uint32_t cur = seq, end = seq + n;
+    lt_tcp_seg **pp = &h->queue;
+    while (seq_diff(end, cur) > 0) {
+        lt_tcp_seg *q = *pp;
+        uint32_t stop = end;
+        if (q && seq_diff(q->seq + q->len, cur) <= 0) {
+            pp = &q->next;
+            continue;
+        }
+        if (q && seq_diff(q->seq, cur) <= 0) {
+            /* overlap with q: compare, then move past it */
+            uint32_t o_end = seq_diff(q->seq + q->len, end) < 0 ? q->seq + q->len : end;
+            if (memcmp(q->data + (cur - q->seq), data + (cur - seq), o_end - cur) != 0)
+                *differs = 1;
+            cur = o_end;
+            pp = &q->next;
+            continue;
+        }
+        if (q && seq_diff(q->seq, end) < 0)
+            stop = q->seq;
+        lt_tcp_seg *s = new_seg(t, f, h, cur, data + (cur - seq), stop - cur);
+        if (!s)
+            return -1;
+        s->next = q;
+        *pp = s;
+        pp = &s->next;
+        *fresh = 1;
+        cur = stop;
+    }
+    return 0;
+}
+
+/* One segment's payload: `cap` bytes captured of `len` on the wire. */
+static void segment(lt_tcp_tracker *t, lt_flow *f, int dir, uint32_t seq, const uint8_t *data,
+                    uint32_t cap, uint32_t len)
+{
+    lt_tcp_conn *c = f->ext;
+    lt_tcp_half *h = &c->half[dir];
+    int32_t off = seq_diff(seq, h->next);
+    if (off == 0) {
+        deliver(t, f, dir, data, cap);
+        h->next += cap;
+        if (len > cap)
+            skip_to(t, f, dir, seq + len); /* cut by the snapshot length */
+        drain(t, f, dir);
+        return;
+    }
+    if (off < 0) {
+        uint32_t old = (uint32_t)-off;
+        if (old >= len) {
+            /* Keep-alive: one old byte (or none) just below next. */
+            if (len <= 1 && seq + 1 == h->next)
+                return;
+            h->retransmits++;
+            t->st.retransmits++;
+            event(t, f, LT_TCPE_RETRANSMIT, dir, seq);
+            return;
+        }
+        if (old < cap)
+            deliver(t, f, dir, data + old, cap - old);
+        h->next = seq + (old < cap ? cap : old);
+        if (len > cap)
+            skip_to(t, f, dir, seq + len);
+        drain(t, f, dir);
+        return;
+    }
+    int differs = 0, fresh = 0;
+    while (enqueue(t, f, dir, seq, data, cap, &differs, &fresh) != 0) {
+        /* A cap is full: give up on the oldest hole and try again. Each turn
+         * delivers at least one queued segment, so this ends. */
+        t->st.queue_full++;
+        uint32_t to = h->queue && seq_diff(h->queue->seq, seq) < 0 ? h->queue->seq : seq;
+        skip_to(t, f, dir, to);
+        if (seq_diff(seq, h->next) <= 0) {
+            segment(t, f, dir, seq, data, cap, len); /* now in order: no queueing */
+            return;
+        }
+    }
+    if (differs) {
+        h->overlaps++;
+        t->st.overlaps++;
+        event(t, f, LT_TCPE_OVERLAP, dir, seq);
+    }
+    if (fresh) {
+        h->out_of_order++;
+        t->st.out_of_order++;
+        event(t, f, LT_TCPE_OUT_OF_ORDER, dir, seq);
+    } else if (!differs) {
+        h->retransmits++;
+        t->st.retransmits++;
+        event(t, f, LT_TCPE_RETRANSMIT, dir, seq);
+    }
+}
+
+/* ---- state ---- */
+
+/* A SYN or SYN-ACK. Returns 1 for a repeat of one already seen. */
+static int handshake(lt_tcp_tracker *t, lt_flow *f, int dir, const lt_packet *p, double now)
+{
+    lt_tcp_conn *c = f->ext;
+    lt_tcp_half *h = &c->half[dir];
+    const lt_tcp *tcp = &p->tcp;
+    int synack = (tcp->flags & LT_TCP_ACK) != 0;
+    if (h->syn && tcp->seq == h->isn) {
+        if (synack) {
+            h->retransmits++;
+            t->st.retransmits++;
+            event(t, f, LT_TCPE_RETRANSMIT, dir, tcp->seq);
+        } else {
+            c->syn_retries++;
+            t->st.syn_retries++;
+            event(t, f, LT_TCPE_SYN_RETRY, dir, tcp->seq);
+        }
+        return 1;
+    }
+    h->syn = 1;
+    h->isn = tcp->seq;
+    h->next = tcp->seq + 1;
+    h->seq_known = 1;
+    h->has_wscale = tcp->has_wscale;
+    h->wscale = tcp->wscale;
+    h->mss = tcp->has_mss ? tcp->mss : 0;
+    history(c, dir, synack ? 'H' : 'S');
+    if (!synack) {
+        if (c->syn_ts == 0)
+            c->syn_ts = now;
+        c->state = LT_TCP_SYN_SENT;
+    } else if (c->state <= LT_TCP_SYN_SENT) {
+        c->state = LT_TCP_SYN_RECEIVED;
+    }
+    return 0;
+}
+
+static void establish(lt_tcp_tracker *t, lt_flow *f, double now)
+{
+    lt_tcp_conn *c = f->ext;
+    c->state = LT_TCP_ESTABLISHED;
+    if (c->syn_ts > 0 && !c->midstream)
+        c->rtt = now - c->syn_ts;
+    t->st.established++;
+    event(t, f, LT_TCPE_ESTABLISHED, 0, 0);
+}
+
+static void watch_window(lt_tcp_tracker *t, lt_flow *f, int dir, const lt_tcp *tcp)
+{
+    lt_tcp_half *h = &((lt_tcp_conn *)f->ext)->half[dir];
+    if (tcp->flags & (LT_TCP_SYN | LT_TCP_FIN | LT_TCP_RST))
+        return;
+    if (tcp->win == 0 && !h->zero_win) {
+        h->zero_win = 1;
+        h->zero_windows++;
+        t->st.zero_windows++;
+        event(t, f, LT_TCPE_ZERO_WINDOW, dir, tcp->seq);
+    } else if (tcp->win != 0) {
+        h->zero_win = 0;
+    }
+}
+
+static void close_if_done(lt_tcp_tracker *t, lt_flow *f)
+{
+    lt_tcp_conn *c = f->ext;
+    if (c->ended || !c->half[0].fin || !c->half[1].fin)
+        return;
+    c->state = LT_TCP_CLOSED;
+    c->ended = 1;
+    event(t, f, LT_TCPE_CLOSED, 0, 0);
+}
+
+/* Bytes of TCP payload on the wire, from the IP length when it is sane. */
+static uint32_t wire_payload(const lt_packet *p)
+{
+    uint32_t hdrs = (uint32_t)p->ip.hdr_len + p->tcp.hdr_len;
+    if (p->ip.total_len >= hdrs && p->ip.total_len - hdrs >= p->payload_len)
+        return p->ip.total_len - hdrs;
+    return p->payload_len;
+}
+
+void lt_tcp_packet(lt_tcp_tracker *t, lt_flow *f, int dir, const lt_packet *p, double now)
+{
+    lt_tcp_conn *c = f->ext;
+    lt_tcp_half *h = &c->half[dir];
+    const lt_tcp *tcp = &p->tcp;
+    if (tcp->flags & LT_TCP_RST) {
+        h->rst = 1;
+        history(c, dir, 'R');
+        if (!c->ended) {
+            c->state = LT_TCP_RESET;
+            c->ended = 1;
+            t->st.resets++;
+            event(t, f, LT_TCPE_RESET, dir, tcp->seq);
+        }
+        return;
+    }
+    uint32_t seq = tcp->seq;
+    if (tcp->flags & LT_TCP_SYN) {
+        if (handshake(t, f, dir, p, now))
+            return;
+        seq++; /* data, if any, starts after the SYN */
+    } else if (!h->seq_known) {
+        /* First segment of this direction without a SYN: picked up mid-stream. */
+        if (!c->half[!dir].syn)
+            c->midstream = 1;
+        h->isn = seq;
+        h->next = seq;
+        h->seq_known = 1;
+    }
+    if ((tcp->flags & LT_TCP_ACK) && c->state < LT_TCP_ESTABLISHED) {
+        lt_tcp_half *o = &c->half[!dir];
+        if (c->state == LT_TCP_SYN_RECEIVED && o->syn && tcp->ack == o->isn + 1 && !(tcp->flags & LT_TCP_SYN))
+            establish(t, f, now);
+        else if (c->midstream && h->seq_known && o->seq_known)
+            establish(t, f, now);
+    }
+    if ((tcp->flags & (LT_TCP_ACK | LT_TCP_SYN)) == LT_TCP_ACK && p->payload_len == 0)
+        history(c, dir, 'A');
+    watch_window(t, f, dir, tcp);
+    uint32_t len = wire_payload(p);
+    if (len > 0) {
+        history(c, dir, 'D');
+        segment(t, f, dir, seq, p->frame->data + p->payload_off, p->payload_len, len);
+    }
+    if ((tcp->flags & LT_TCP_FIN) && !h->fin) {
+        h->fin = 1;
+        h->fin_seq = seq + len;
+        history(c, dir, 'F');
+        if (c->state == LT_TCP_ESTABLISHED)
+            c->state = LT_TCP_CLOSING;
+        drain(t, f, dir);
+        close_if_done(t, f);
+    }
+}
+
+void lt_tcp_flush(lt_tcp_tracker *t, lt_flow *f)
+{
+    lt_tcp_conn *c = f->ext;
+    for (int dir = 0; c && dir < 2; dir++)
+        while (c->half[dir].queue)
+            skip_to(t, f, dir, c->half[dir].queue->seq);
+}
+
+void lt_tcp_detach(lt_tcp_tracker *t, lt_flow *f)
+{
+    lt_tcp_conn *c = f->ext;
+    if (!c)
+        return;
+    lt_tcp_flush(t, f);
+    free(c);
+    f->ext = NULL;
+    lt_flow_charge(t->flows, f, -(long)sizeof(lt_tcp_conn));
+}

@@ -1,0 +1,52 @@
+/*
+ * track.h — sessions: feeds decoded packets to IP defragmentation, the flow
+ * table and the TCP tracker, and turns what they report into Lua events.
+ *
+ * Events (stable names; see docs/scripting.md):
+ *   tcp.start, tcp.established, tcp.end, tcp.timeout       (session)
+ *   tcp.data                                                (session, direction, buf)
+ *   tcp.reset, tcp.zero_window                              (session, direction)
+ *   tcp.retransmit, tcp.syn_retry, tcp.out_of_order,
+ *   tcp.overlap                                             (session, direction, seq)
+ *   tcp.gap                                                 (session, direction, missing)
+ *   udp.start, udp.end                                      (session)
+ *   udp.datagram                                            (session, direction, buf)
+ *   ip.fragment_overlap                                     (info)
+ * direction is "client" for what the client sent, "server" for the server.
+ * Handlers run only for events some script registered.
+ */
+#ifndef LUNATAP_TRACK_H
+#define LUNATAP_TRACK_H
+
+#include <lua.h>
+
+#include "decode.h"
+#include "defrag.h"
+#include "flow.h"
+#include "lhost.h"
+#include "tcp.h"
+
+typedef struct lt_track_config {
+    lt_flow_limits flow;
+    lt_tcp_limits tcp;
+    lt_defrag_limits defrag;
+} lt_track_config;
+
+void lt_track_default_config(lt_track_config *cfg);
+
+typedef struct lt_track lt_track;
+
+lt_track *lt_track_new(lt_host *h, const lt_track_config *cfg);
+
+/* One decoded packet (after the "packet" handlers ran). */
+void lt_track_packet(lt_track *t, const lt_packet *p);
+
+/* Ends every session (their end events run first), e.g. before "done". */
+void lt_track_finish(lt_track *t);
+
+/* Adds the tracking counters to the statistics table on top of the stack. */
+void lt_track_stats(lt_track *t, lua_State *L);
+
+void lt_track_free(lt_track *t);
+
+#endif
