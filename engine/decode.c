@@ -408,11 +408,13 @@ static void decode_ipv4(dctx *c, uint32_t off)
         set_invalid(c, "ipv4: total length < header length");
         return;
     }
-    if (!lt_span(c->wire, off, ip->total_len)) {
-        set_invalid(c, "ipv4: total length > frame");
-        return;
-    }
     uint32_t end = off + ip->total_len;
+    if (!lt_span(c->wire, off, ip->total_len)) {
+        /* The header claims more than the frame holds: invalid, but the
+         * bytes that are there are real, so decode them (as tshark does). */
+        set_invalid(c, "ipv4: total length > frame");
+        end = c->wire;
+    }
     if (!need(c, off, ip->hdr_len, end, "ipv4: header length > total length",
               "ipv4: truncated options"))
         return;
@@ -489,11 +491,11 @@ static void decode_ipv6(dctx *c, uint32_t off)
         ip->total_len = c->wire - off;
         end = c->wire;
     } else {
-        if (!lt_span(c->wire, off, ip->total_len)) {
-            set_invalid(c, "ipv6: payload length > frame");
-            return;
-        }
         end = off + ip->total_len;
+        if (!lt_span(c->wire, off, ip->total_len)) {
+            set_invalid(c, "ipv6: payload length > frame"); /* decode what is there */
+            end = c->wire;
+        }
     }
 
     uint32_t h = off + 40;

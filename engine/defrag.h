@@ -52,17 +52,29 @@ typedef struct lt_defrag_stats {
     uint64_t overlap_diff;  /* ... with different bytes */
     size_t mem, mem_peak;   /* bytes held now / at most */
     uint32_t pending;       /* datagrams waiting */
+    /* Why fragments were refused (each also counts in `dropped`): */
+    uint64_t invalid;       /* unusable IP/fragment header, not a fragment,
+                             * payload past 65,535, last fragments that
+                             * disagree, data past the end, too many
+                             * fragments */
+    uint64_t cut;           /* cut by the snap length (caplen < IP length) */
+    uint64_t nomem;         /* no room under limits.mem (or malloc failed) */
+    uint64_t discarded;     /* datagrams thrown away with their fragments
+                             * because a fragment made them invalid */
 } lt_defrag_stats;
 
 enum { LT_DEFRAG_DROPPED = -1, LT_DEFRAG_HELD = 0, LT_DEFRAG_DONE = 1 };
 
 /* Called when a fragment overlaps earlier ones with different bytes:
  * version 4 or 6, the datagram's id, src and dst addresses (4 or 16 bytes),
- * and the byte offset of the first differing byte in the IP payload. */
+ * and the byte offset of the first differing byte in the IP payload.
+ * Called from within lt_defrag_add(): it must not call into the lt_defrag. */
 typedef void (*lt_defrag_overlap_fn)(void *ud, int version, uint32_t id,
                                      const uint8_t *src, const uint8_t *dst,
                                      uint32_t offset);
 
+/* NULL limits, or a zero field, take the defaults above. NULL when out of
+ * memory. */
 lt_defrag *lt_defrag_new(const lt_defrag_limits *limits);
 void lt_defrag_free(lt_defrag *d);
 

@@ -1,0 +1,115 @@
+-- Compares lunatap's TCP sessions with tshark's tcp.stream on one capture:
+-- the set of streams (endpoints, in tshark's numbering) and, per stream and
+-- direction, the bytes delivered through "tcp.data" against tshark's
+-- `-z follow,tcp,raw,N` with out-of-order reassembly enabled.
+
+local h = require("helper")
+
+local M = {}
+
+local STREAM_SCRIPT = [[
+local parts = setmetatable({}, { __mode = "k" })
+on("tcp.data", function(s, dir, b)
+  local t = parts[s]
+  if not t then t = { client = {}, server = {} }; parts[s] = t end
+  t[dir][#t[dir] + 1] = b:hex()
+end)
+on("tcp.end", function(s)
+  local t = parts[s] or { client = {}, server = {} }
+  print(("STREAM %d %s %s %s %s"):format(s.id, s.client, s.server,
+    table.concat(t.client), table.concat(t.server)))
+end)
+]]
+
+local function norm(endpoint)
+  return (endpoint:gsub("[%[%]]", ""))
+end
+
+--- lunatap's sessions: id -> { a = client, b = server, [client] = hex, [server] = hex }
+function M.lunatap_streams(path)
+  local r = h.script(STREAM_SCRIPT, path)
+  local streams, n = {}, 0
+  for id, c, s, ch, sh in r.out:gmatch("STREAM (%d+) (%S+) (%S+) (%x*) (%x*)") do
+    c, s = norm(c), norm(s)
+    streams[tonumber(id)] = { a = c, b = s, [c] = ch, [s] = sh }
+    n = n + 1
+  end
+  return streams, n, r
+end
+
+--- tshark's streams, same shape, from one run with a follow per stream.
+function M.tshark_streams(path)
+  local q = h.quote(path)
+  local ids = h.capture("tshark -r " .. q .. " -T fields -e tcp.stream 2>/dev/null") or ""
+  local set, list = {}, {}
+  for id in ids:gmatch("%d+") do
+    if not set[id] then set[id] = true; list[#list + 1] = tonumber(id) end
+  end
+  table.sort(list)
+  local streams = {}
+  if #list == 0 then return streams, 0 end
+  local cmd = { "tshark -r", q, "-q -o tcp.reassemble_out_of_order:TRUE" }
+  for _, id in ipairs(list) do cmd[#cmd + 1] = "-z follow,tcp,raw," .. id end
+  local out = h.capture(table.concat(cmd, " ") .. " 2>/dev/null") or ""
+  for block in out:gmatch("Filter: tcp.stream eq (%d+.-)\n====") do
+    local id = tonumber(block:match("^(%d+)"))
+    local n0 = norm(block:match("Node 0: (%S+)") or "?")
+    local n1 = norm(block:match("Node 1: (%S+)") or "?")
+    local d0, d1, holes = {}, {}, 0
+    for line in block:gmatch("\n([^\n]*)") do
+      local hex = line:match("^\t?(%x+)$")
+      -- tshark writes "[N bytes missing in capture file]\0" into the stream
+      -- at a hole the peer acknowledged; lunatap reports it as a gap event.
+      local text = hex and hex:gsub("%x%x", function(x) return string.char(tonumber(x, 16)) end)
+      if text and text:match("^%[%d+ bytes? missing in capture file%]%z?$") then
+        holes = holes + 1
+      elseif hex and line:sub(1, 1) == "\t" then
+        d1[#d1 + 1] = hex
+      elseif hex then
+        d0[#d0 + 1] = hex
+      end
+    end
+    -- Node ":0" marks a TCP header tshark found inside another protocol
+    -- (sFlow samples, ICMP errors): not a session on the wire.
+    if n0 ~= ":0" then
+      streams[id] = { a = n0, b = n1, [n0] = table.concat(d0), [n1] = table.concat(d1), holes = holes }
+    end
+  end
+  local n = 0
+  for _ in pairs(streams) do n = n + 1 end
+  return streams, n
+end
+
+--- Differences as a list of strings (empty when the captures agree).
+function M.compare(path)
+  local ours, nours = M.lunatap_streams(path)
+  local theirs, ntheirs = M.tshark_streams(path)
+  local diffs = {}
+  if nours ~= ntheirs then
+    diffs[#diffs + 1] = ("%d sessions, tshark has %d streams"):format(nours, ntheirs)
+  end
+  for id, t in pairs(theirs) do
+    local o = ours[id]
+    local same_ends = o and ((o.a == t.a and o.b == t.b) or (o.a == t.b and o.b == t.a))
+    if not o then
+      diffs[#diffs + 1] = ("stream %d (%s - %s) missing"):format(id, t.a, t.b)
+    elseif not same_ends then
+      diffs[#diffs + 1] = ("stream %d: ours %s - %s, tshark %s - %s"):format(id, o.a, o.b, t.a, t.b)
+    else
+      for _, ep in ipairs({ t.a, t.b }) do
+        local mine, tsh = o[ep] or "", t[ep] or ""
+        -- tshark's follow never goes past a hole nobody acknowledged;
+        -- lunatap reports the hole as a gap and delivers what follows.
+        local stops_at_hole = #tsh < #mine and mine:sub(1, #tsh) == tsh
+        if mine ~= tsh and not stops_at_hole then
+          diffs[#diffs + 1] = ("stream %d from %s: %d bytes delivered, tshark %d"):format(
+            id, ep, #mine // 2, #tsh // 2)
+        end
+      end
+    end
+  end
+  table.sort(diffs)
+  return diffs
+end
+
+return M
