@@ -576,6 +576,26 @@ static void decode_arp(dctx *c, uint32_t off)
     a->tpa = a->tha + a->hlen;
 }
 
+static void decode_l3(dctx *c, uint16_t type, uint32_t off);
+
+/* PPPoE session stage (RFC 2516): 6-byte header, then a PPP protocol
+ * number; IPv4 and IPv6 go on, other PPP protocols stay l3 OTHER. */
+static void decode_pppoe(dctx *c, uint32_t off)
+{
+    lt_packet *p = c->p;
+    if (!need(c, off, 8, c->wire, "pppoe: header runs past frame", "pppoe: truncated header"))
+        return;
+    p->pppoe_session = rd16(c->d, c->cap, off + 2);
+    uint16_t proto = rd16(c->d, c->cap, off + 6);
+    if (proto == 0x0021 || proto == 0x0057) {
+        decode_l3(c, proto == 0x0021 ? 0x0800 : 0x86DD, off + 8);
+        p->ethertype = 0x8864;
+        return;
+    }
+    p->l3 = LT_L3_OTHER;
+    set_payload(c, off + 8, c->cap);
+}
+
 /* The network layer named by an ethertype, at `off`. */
 static void decode_l3(dctx *c, uint16_t type, uint32_t off)
 {
@@ -584,6 +604,9 @@ static void decode_l3(dctx *c, uint16_t type, uint32_t off)
     p->ethertype = type;
     p->l3_off = off;
     switch (type) {
+    case 0x8864:
+        decode_pppoe(c, off);
+        break;
     case 0x0800:
         decode_ipv4(c, off);
         break;

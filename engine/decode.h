@@ -155,7 +155,9 @@ typedef struct lt_packet {
     enum lt_l3 l3;
     uint16_t ethertype;            /* protocol of the network layer (0 for
                                     * 802.2 LLC without SNAP, unknown NULL
-                                    * families and unknown link types) */
+                                    * families and unknown link types;
+                                    * 0x8864 for IP over PPPoE) */
+    uint16_t pppoe_session;        /* PPPoE session id when ethertype is 0x8864 */
     uint32_t l3_off;               /* offset of the network header */
     lt_ip ip;                      /* valid when l3 is IPV4 or IPV6 */
     lt_arp arp;                    /* valid when l3 is ARP */

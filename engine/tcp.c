@@ -91,13 +91,23 @@ int lt_tcp_starts_new(const lt_flow *f, int dir, const lt_packet *p)
 
 /* ---- the out-of-order queue ---- */
 
+/* What a segment counts against the caps: its bytes, or for a lost one
+ * (no data) its header, so that lost segments are bounded too. */
+static uint32_t held(uint32_t n, int lost)
+{
+    return lost ? (uint32_t)sizeof(lt_tcp_seg) : n;
+}
+
 static void free_seg(lt_tcp_tracker *t, lt_flow *f, lt_tcp_half *h, lt_tcp_seg *s)
 {
-    h->queued -= s->len;
-    t->st.queued -= s->len;
-    lt_flow_charge(t->flows, f, -(long)(sizeof *s + s->len));
+    uint32_t n = held(s->len, s->lost);
+    h->queued -= n;
+    t->st.queued -= n;
+    lt_flow_charge(t->flows, f, -(long)(sizeof *s + (s->lost ? 0 : s->len)));
     free(s);
 }
+
+static void gap(lt_tcp_tracker *t, lt_flow *f, int dir, uint32_t missing);
 
 /* Delivers queued segments that the stream has reached. */
 static void drain(lt_tcp_tracker *t, lt_flow *f, int dir)
@@ -109,7 +119,10 @@ static void drain(lt_tcp_tracker *t, lt_flow *f, int dir)
         uint32_t end = s->seq + s->len;
         if (seq_diff(end, h->next) > 0) {
             uint32_t skip = h->next - s->seq;
-            deliver(t, f, dir, s->data + skip, s->len - skip);
+            if (s->lost)
+                gap(t, f, dir, s->len - skip);
+            else
+                deliver(t, f, dir, s->data + skip, s->len - skip);
             h->next = end;
         }
         free_seg(t, f, h, s);
@@ -130,41 +143,55 @@ static void gap(lt_tcp_tracker *t, lt_flow *f, int dir, uint32_t missing)
     event(t, f, LT_TCPE_GAP, dir, missing);
 }
 
-/* Gives up on the bytes before `to`: reports them as a gap and goes on. */
+/* Gives up on the bytes before `to`: reports the holes as gaps, delivers
+ * what is queued between them, and goes on. (Queued bytes before `to` are
+ * delivered, not dropped: a segment cut by the snapshot length may end after
+ * data that arrived earlier, and that data came first.) */
 static void skip_to(lt_tcp_tracker *t, lt_flow *f, int dir, uint32_t to)
 {
     lt_tcp_half *h = &((lt_tcp_conn *)f->ext)->half[dir];
-    if (seq_diff(to, h->next) > 0) {
-        gap(t, f, dir, to - h->next);
-        h->next = to;
-    }
     drain(t, f, dir);
+    while (seq_diff(to, h->next) > 0) {
+        /* after drain() the queue starts after next */
+        uint32_t stop = h->queue && seq_diff(h->queue->seq, to) < 0 ? h->queue->seq : to;
+        gap(t, f, dir, stop - h->next);
+        h->next = stop;
+        drain(t, f, dir);
+    }
 }
 
+/* A queued segment of n bytes copied from data, or a lost one (data NULL). */
 static lt_tcp_seg *new_seg(lt_tcp_tracker *t, lt_flow *f, lt_tcp_half *h, uint32_t seq,
                            const uint8_t *data, uint32_t n)
 {
-    if (h->queued + (uint64_t)n > t->lim.stream_queue || t->st.queued + n > t->lim.total_queue ||
-        lt_flow_charge(t->flows, f, (long)(sizeof(lt_tcp_seg) + n)) != 0)
+    uint32_t cost = held(n, data == NULL);
+    size_t bytes = data ? n : 0;
+    if (h->queued + (uint64_t)cost > t->lim.stream_queue ||
+        t->st.queued + cost > t->lim.total_queue ||
+        lt_flow_charge(t->flows, f, (long)(sizeof(lt_tcp_seg) + bytes)) != 0)
         return NULL;
-    lt_tcp_seg *s = malloc(sizeof *s + n);
+    lt_tcp_seg *s = malloc(sizeof *s + bytes);
     if (!s) {
-        lt_flow_charge(t->flows, f, -(long)(sizeof(lt_tcp_seg) + n));
+        lt_flow_charge(t->flows, f, -(long)(sizeof(lt_tcp_seg) + bytes));
         return NULL;
     }
     s->seq = seq;
     s->len = n;
-    memcpy(s->data, data, n);
-    h->queued += n;
-    t->st.queued += n;
+    s->lost = data == NULL;
+    if (data)
+        memcpy(s->data, data, n);
+    h->queued += cost;
+    t->st.queued += cost;
     if (t->st.queued > t->st.queued_peak)
         t->st.queued_peak = t->st.queued;
     return s;
 }
 
 /* Queues [seq, seq+n) around what is already queued: earlier bytes win.
- * Returns -1 when a cap refused a piece (nothing half-inserted stays
- * inconsistent: pieces already inserted are valid on their own). */
+ * data NULL: bytes seen but not captured, queued as lost pieces (nothing
+ * to compare on either side). Returns -1 when a cap refused a piece
+ * (nothing half-inserted stays inconsistent: pieces already inserted are
+ * valid on their own). */
 static int enqueue(lt_tcp_tracker *t, lt_flow *f, int dir, uint32_t seq, const uint8_t *data,
                    uint32_t n, int *differs, int *fresh)
 {
@@ -181,7 +208,8 @@ static int enqueue(lt_tcp_tracker *t, lt_flow *f, int dir, uint32_t seq, const u
         if (q && seq_diff(q->seq, cur) <= 0) {
             /* overlap with q: compare, then move past it */
             uint32_t o_end = seq_diff(q->seq + q->len, end) < 0 ? q->seq + q->len : end;
-            if (memcmp(q->data + (cur - q->seq), data + (cur - seq), o_end - cur) != 0)
+            if (data && !q->lost &&
+                memcmp(q->data + (cur - q->seq), data + (cur - seq), o_end - cur) != 0)
                 *differs = 1;
             cur = o_end;
             pp = &q->next;
@@ -189,7 +217,7 @@ static int enqueue(lt_tcp_tracker *t, lt_flow *f, int dir, uint32_t seq, const u
         }
         if (q && seq_diff(q->seq, end) < 0)
             stop = q->seq;
-        lt_tcp_seg *s = new_seg(t, f, h, cur, data + (cur - seq), stop - cur);
+        lt_tcp_seg *s = new_seg(t, f, h, cur, data ? data + (cur - seq) : NULL, stop - cur);
         if (!s)
             return -1;
         s->next = q;
@@ -201,51 +229,73 @@ static int enqueue(lt_tcp_tracker *t, lt_flow *f, int dir, uint32_t seq, const u
     return 0;
 }
 
+/* Delivers the bytes of [seq, seq+n) after next; seq is at or before next.
+ * Where they reach queued data, the queued bytes arrived first and win:
+ * those are delivered instead (compared; returns 1 when they differ), and
+ * a lost piece there stays a gap. */
+static int take(lt_tcp_tracker *t, lt_flow *f, int dir, uint32_t seq, const uint8_t *data,
+                uint32_t n)
+{
+    lt_tcp_half *h = &((lt_tcp_conn *)f->ext)->half[dir];
+    uint32_t end = seq + n;
+    int differs = 0;
+    drain(t, f, dir);
+    while (seq_diff(end, h->next) > 0) {
+        lt_tcp_seg *q = h->queue; /* starts after next (drained) */
+        uint32_t stop = q && seq_diff(q->seq, end) < 0 ? q->seq : end;
+        deliver(t, f, dir, data + (h->next - seq), stop - h->next);
+        h->next = stop;
+        if (stop != end && !q->lost) {
+            uint32_t q_end = q->seq + q->len;
+            uint32_t o_end = seq_diff(q_end, end) < 0 ? q_end : end;
+            if (memcmp(q->data, data + (q->seq - seq), o_end - q->seq) != 0)
+                differs = 1;
+        }
+        drain(t, f, dir);
+    }
+    return differs;
+}
+
 /* One segment's payload: `cap` bytes captured of `len` on the wire. */
 static void segment(lt_tcp_tracker *t, lt_flow *f, int dir, uint32_t seq, const uint8_t *data,
                     uint32_t cap, uint32_t len)
 {
     lt_tcp_conn *c = f->ext;
     lt_tcp_half *h = &c->half[dir];
+    int differs = 0, fresh = 0;
     int32_t off = seq_diff(seq, h->next);
-    if (off == 0) {
-        deliver(t, f, dir, data, cap);
-        h->next += cap;
+    if (off < 0 && (uint32_t)-off >= len) {
+        /* Keep-alive: one old byte (or none) just below next. */
+        if (len <= 1 && seq + 1 == h->next)
+            return;
+        h->retransmits++;
+        t->st.retransmits++;
+        event(t, f, LT_TCPE_RETRANSMIT, dir, seq);
+        return;
+    }
+    if (off > 0) {
+        /* Ahead: wait, copied. The uncaptured tail waits as a lost piece,
+         * so that the stream does not stall on it and it becomes a gap. */
+        for (;;) {
+            int full = enqueue(t, f, dir, seq, data, cap, &differs, &fresh) != 0 ||
+                       (len > cap && enqueue(t, f, dir, seq + cap, NULL, len - cap, &differs,
+                                             &fresh) != 0);
+            if (!full)
+                break;
+            /* A cap is full: give up on the oldest hole and try again. Each
+             * turn delivers at least one queued segment, so this ends. */
+            t->st.queue_full++;
+            uint32_t to = h->queue && seq_diff(h->queue->seq, seq) < 0 ? h->queue->seq : seq;
+            skip_to(t, f, dir, to);
+            if (seq_diff(seq, h->next) <= 0)
+                break; /* now in order: no queueing */
+        }
+    }
+    if (seq_diff(seq, h->next) <= 0) {
+        differs |= take(t, f, dir, seq, data, cap);
         if (len > cap)
             skip_to(t, f, dir, seq + len); /* cut by the snapshot length */
-        drain(t, f, dir);
-        return;
-    }
-    if (off < 0) {
-        uint32_t old = (uint32_t)-off;
-        if (old >= len) {
-            /* Keep-alive: one old byte (or none) just below next. */
-            if (len <= 1 && seq + 1 == h->next)
-                return;
-            h->retransmits++;
-            t->st.retransmits++;
-            event(t, f, LT_TCPE_RETRANSMIT, dir, seq);
-            return;
-        }
-        if (old < cap)
-            deliver(t, f, dir, data + old, cap - old);
-        h->next = seq + (old < cap ? cap : old);
-        if (len > cap)
-            skip_to(t, f, dir, seq + len);
-        drain(t, f, dir);
-        return;
-    }
-    int differs = 0, fresh = 0;
-    while (enqueue(t, f, dir, seq, data, cap, &differs, &fresh) != 0) {
-        /* A cap is full: give up on the oldest hole and try again. Each turn
-         * delivers at least one queued segment, so this ends. */
-        t->st.queue_full++;
-        uint32_t to = h->queue && seq_diff(h->queue->seq, seq) < 0 ? h->queue->seq : seq;
-        skip_to(t, f, dir, to);
-        if (seq_diff(seq, h->next) <= 0) {
-            segment(t, f, dir, seq, data, cap, len); /* now in order: no queueing */
-            return;
-        }
+        fresh = 0;
     }
     if (differs) {
         h->overlaps++;
@@ -256,7 +306,7 @@ static void segment(lt_tcp_tracker *t, lt_flow *f, int dir, uint32_t seq, const 
         h->out_of_order++;
         t->st.out_of_order++;
         event(t, f, LT_TCPE_OUT_OF_ORDER, dir, seq);
-    } else if (!differs) {
+    } else if (off > 0 && !differs && seq_diff(seq, h->next) > 0) {
         h->retransmits++;
         t->st.retransmits++;
         event(t, f, LT_TCPE_RETRANSMIT, dir, seq);
@@ -327,22 +377,44 @@ static void watch_window(lt_tcp_tracker *t, lt_flow *f, int dir, const lt_tcp *t
     }
 }
 
+/* Closed once the stream has reached the FIN in both directions: a FIN
+ * seen ahead of missing data closes only after that data (or the gap that
+ * replaces it at a flush). */
 static void close_if_done(lt_tcp_tracker *t, lt_flow *f)
 {
     lt_tcp_conn *c = f->ext;
-    if (c->ended || !c->half[0].fin || !c->half[1].fin)
+    if (c->ended || !c->half[0].fin_done || !c->half[1].fin_done)
         return;
     c->state = LT_TCP_CLOSED;
     c->ended = 1;
     event(t, f, LT_TCPE_CLOSED, 0, 0);
 }
 
-/* Bytes of TCP payload on the wire, from the IP length when it is sane. */
+/* Delivers what waits in both directions, the holes before it as gaps.
+ * A FIN seen ahead waits too: the bytes missing before it are a gap (its
+ * sequence number says how many), and the stream reaches it. */
+static void flush_queues(lt_tcp_tracker *t, lt_flow *f)
+{
+    lt_tcp_conn *c = f->ext;
+    for (int dir = 0; dir < 2; dir++) {
+        lt_tcp_half *h = &c->half[dir];
+        while (h->queue)
+            skip_to(t, f, dir, h->queue->seq);
+        if (h->fin && !h->fin_done && seq_diff(h->fin_seq, h->next) > 0)
+            skip_to(t, f, dir, h->fin_seq);
+    }
+}
+
+/* Bytes of TCP payload on the wire: the IP length, or the frame when the
+ * IP header claims more than the frame holds. */
 static uint32_t wire_payload(const lt_packet *p)
 {
+    uint32_t ip_len = p->ip.total_len;
+    if (p->frame->len > p->l3_off && p->frame->len - p->l3_off < ip_len)
+        ip_len = p->frame->len - p->l3_off;
     uint32_t hdrs = (uint32_t)p->ip.hdr_len + p->tcp.hdr_len;
-    if (p->ip.total_len >= hdrs && p->ip.total_len - hdrs >= p->payload_len)
-        return p->ip.total_len - hdrs;
+    if (ip_len >= hdrs && ip_len - hdrs >= p->payload_len)
+        return ip_len - hdrs;
     return p->payload_len;
 }
 
@@ -355,11 +427,27 @@ void lt_tcp_packet(lt_tcp_tracker *t, lt_flow *f, int dir, const lt_packet *p, d
         h->rst = 1;
         history(c, dir, 'R');
         if (!c->ended) {
+            /* The session ends here: what waits is delivered now, after its
+             * gaps (not later, after the end was reported). */
+            flush_queues(t, f);
             c->state = LT_TCP_RESET;
             c->ended = 1;
             t->st.resets++;
             event(t, f, LT_TCPE_RESET, dir, tcp->seq);
         }
+        return;
+    }
+    uint32_t len = wire_payload(p);
+    if (c->ended) {
+        /* Closed or reset: the session is over and its end reported, so what
+         * still comes (packets in flight, retransmissions) is neither data
+         * nor an event; only the history notes it. */
+        if ((tcp->flags & (LT_TCP_ACK | LT_TCP_SYN)) == LT_TCP_ACK && p->payload_len == 0)
+            history(c, dir, 'A');
+        if (len > 0)
+            history(c, dir, 'D');
+        if (tcp->flags & LT_TCP_FIN)
+            history(c, dir, 'F');
         return;
     }
     uint32_t seq = tcp->seq;
@@ -385,7 +473,6 @@ void lt_tcp_packet(lt_tcp_tracker *t, lt_flow *f, int dir, const lt_packet *p, d
     if ((tcp->flags & (LT_TCP_ACK | LT_TCP_SYN)) == LT_TCP_ACK && p->payload_len == 0)
         history(c, dir, 'A');
     watch_window(t, f, dir, tcp);
-    uint32_t len = wire_payload(p);
     if (len > 0) {
         history(c, dir, 'D');
         segment(t, f, dir, seq, p->frame->data + p->payload_off, p->payload_len, len);
@@ -397,16 +484,17 @@ void lt_tcp_packet(lt_tcp_tracker *t, lt_flow *f, int dir, const lt_packet *p, d
         if (c->state == LT_TCP_ESTABLISHED)
             c->state = LT_TCP_CLOSING;
         drain(t, f, dir);
-        close_if_done(t, f);
     }
+    /* Data may have reached a FIN seen earlier, in either direction. */
+    close_if_done(t, f);
 }
 
 void lt_tcp_flush(lt_tcp_tracker *t, lt_flow *f)
 {
-    lt_tcp_conn *c = f->ext;
-    for (int dir = 0; c && dir < 2; dir++)
-        while (c->half[dir].queue)
-            skip_to(t, f, dir, c->half[dir].queue->seq);
+    if (!f->ext)
+        return;
+    flush_queues(t, f);
+    close_if_done(t, f); /* the flush may have reached both FINs */
 }
 
 void lt_tcp_detach(lt_tcp_tracker *t, lt_flow *f)

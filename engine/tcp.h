@@ -20,6 +20,14 @@
  * - Sequence numbers compare modulo 2^32, so streams cross the wrap.
  * - Keep-alives (0 or 1 byte at next-1) and zero-window probes that repeat
  *   old bytes are not data.
+ * - A segment cut by the snapshot length: its captured bytes are data, the
+ *   rest is a gap (when the segment has to wait, its uncaptured bytes wait
+ *   as a lost piece and become the gap when the stream reaches them).
+ * - The session ends at a RST (what waits is delivered first, after its
+ *   gaps; then LT_TCPE_RESET) or when the stream has reached the FIN in
+ *   both directions (LT_TCPE_CLOSED, after all data before the FINs; a
+ *   flush may reach them). Segments of an ended session are neither data
+ *   nor events.
  */
 #ifndef LUNATAP_TCP_H
 #define LUNATAP_TCP_H
@@ -45,6 +53,8 @@ enum lt_tcp_event {
 typedef struct lt_tcp_seg {
     struct lt_tcp_seg *next;
     uint32_t seq, len;
+    uint8_t lost;            /* seen on the wire but not captured (cut by the
+                              * snapshot length): no data, a gap when reached */
     uint8_t data[];
 } lt_tcp_seg;
 
@@ -55,7 +65,7 @@ typedef struct lt_tcp_half {
     uint8_t seq_known, syn, fin, fin_done, rst, zero_win, wscale, has_wscale;
     uint16_t mss;
     lt_tcp_seg *queue;       /* waiting segments, by sequence number */
-    uint32_t queued;         /* bytes in queue */
+    uint32_t queued;         /* bytes in queue (a lost segment counts its header) */
     uint64_t delivered;      /* payload bytes given to the data callback */
     uint64_t retransmits, gaps, gap_bytes, out_of_order, overlaps, zero_windows;
 } lt_tcp_half;
