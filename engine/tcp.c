@@ -102,6 +102,7 @@ static void free_seg(lt_tcp_tracker *t, lt_flow *f, lt_tcp_half *h, lt_tcp_seg *
 {
     uint32_t n = held(s->len, s->lost);
     h->queued -= n;
+    h->nsegs--;
     t->st.queued -= n;
     lt_flow_charge(t->flows, f, -(long)(sizeof *s + (s->lost ? 0 : s->len)));
     free(s);
@@ -166,7 +167,9 @@ static lt_tcp_seg *new_seg(lt_tcp_tracker *t, lt_flow *f, lt_tcp_half *h, uint32
 {
     uint32_t cost = held(n, data == NULL);
     size_t bytes = data ? n : 0;
-    if (h->queued + (uint64_t)cost > t->lim.stream_queue ||
+    /* The segment count is capped too: inserting walks the queue, so many
+     * tiny segments would cost quadratic time within the byte caps. */
+    if (h->nsegs >= t->lim.stream_segments || h->queued + (uint64_t)cost > t->lim.stream_queue ||
         t->st.queued + cost > t->lim.total_queue ||
         lt_flow_charge(t->flows, f, (long)(sizeof(lt_tcp_seg) + bytes)) != 0)
         return NULL;
@@ -181,6 +184,7 @@ static lt_tcp_seg *new_seg(lt_tcp_tracker *t, lt_flow *f, lt_tcp_half *h, uint32
     if (data)
         memcpy(s->data, data, n);
     h->queued += cost;
+    h->nsegs++;
     t->st.queued += cost;
     if (t->st.queued > t->st.queued_peak)
         t->st.queued_peak = t->st.queued;
@@ -385,7 +389,8 @@ static void close_if_done(lt_tcp_tracker *t, lt_flow *f)
     lt_tcp_conn *c = f->ext;
     if (c->ended || !c->half[0].fin_done || !c->half[1].fin_done)
         return;
-    c->state = LT_TCP_CLOSED;
+    if (c->state != LT_TCP_RESET)
+        c->state = LT_TCP_CLOSED;
     c->ended = 1;
     event(t, f, LT_TCPE_CLOSED, 0, 0);
 }
@@ -418,36 +423,66 @@ static uint32_t wire_payload(const lt_packet *p)
     return p->payload_len;
 }
 
+/* A reset is believed only if it fits the stream (RFC 5961's concern: a
+ * blind or injected RST carries a sequence number out of window), or,
+ * before its sender's numbers are known, if it acknowledges the peer. */
+static int rst_acceptable(const lt_tcp_conn *c, int dir, const lt_tcp *tcp)
+{
+    const lt_tcp_half *h = &c->half[dir], *o = &c->half[!dir];
+    if (h->seq_known) {
+        int32_t d = seq_diff(tcp->seq, h->next);
+        return d >= -1 && d <= (int32_t)LT_TCP_RST_WINDOW;
+    }
+    if ((tcp->flags & LT_TCP_ACK) && o->seq_known)
+        return tcp->ack == o->next;
+    return 1;
+}
+
+/* An accepted RST: its own bytes are data, then LT_TCPE_RESET. The session
+ * is not over yet: data already in flight (or past an injected reset) is
+ * still delivered until the flow is ended, which reports the end. */
+static void reset(lt_tcp_tracker *t, lt_flow *f, int dir, const lt_packet *p, uint32_t len)
+{
+    lt_tcp_conn *c = f->ext;
+    lt_tcp_half *h = &c->half[dir];
+    const lt_tcp *tcp = &p->tcp;
+    if (!rst_acceptable(c, dir, tcp)) {
+        t->st.ignored_resets++;
+        return;
+    }
+    history(c, dir, 'R');
+    if (len > 0 && h->seq_known)
+        segment(t, f, dir, tcp->seq, p->frame->data + p->payload_off, p->payload_len, len);
+    if (c->state == LT_TCP_RESET)
+        return;
+    h->rst = 1;
+    c->state = LT_TCP_RESET;
+    t->st.resets++;
+    event(t, f, LT_TCPE_RESET, dir, tcp->seq);
+}
+
 void lt_tcp_packet(lt_tcp_tracker *t, lt_flow *f, int dir, const lt_packet *p, double now)
 {
     lt_tcp_conn *c = f->ext;
     lt_tcp_half *h = &c->half[dir];
     const lt_tcp *tcp = &p->tcp;
-    if (tcp->flags & LT_TCP_RST) {
-        h->rst = 1;
-        history(c, dir, 'R');
-        if (!c->ended) {
-            /* The session ends here: what waits is delivered now, after its
-             * gaps (not later, after the end was reported). */
-            flush_queues(t, f);
-            c->state = LT_TCP_RESET;
-            c->ended = 1;
-            t->st.resets++;
-            event(t, f, LT_TCPE_RESET, dir, tcp->seq);
-        }
-        return;
-    }
     uint32_t len = wire_payload(p);
     if (c->ended) {
-        /* Closed or reset: the session is over and its end reported, so what
-         * still comes (packets in flight, retransmissions) is neither data
-         * nor an event; only the history notes it. */
+        /* Closed: the session is over and its end reported, so what still
+         * comes (packets in flight, retransmissions) is neither data nor an
+         * event; only the history notes it. */
         if ((tcp->flags & (LT_TCP_ACK | LT_TCP_SYN)) == LT_TCP_ACK && p->payload_len == 0)
             history(c, dir, 'A');
         if (len > 0)
             history(c, dir, 'D');
         if (tcp->flags & LT_TCP_FIN)
             history(c, dir, 'F');
+        if (tcp->flags & LT_TCP_RST)
+            history(c, dir, 'R');
+        return;
+    }
+    if (tcp->flags & LT_TCP_RST) {
+        reset(t, f, dir, p, len);
         return;
     }
     uint32_t seq = tcp->seq;

@@ -23,11 +23,16 @@
  * - A segment cut by the snapshot length: its captured bytes are data, the
  *   rest is a gap (when the segment has to wait, its uncaptured bytes wait
  *   as a lost piece and become the gap when the stream reaches them).
- * - The session ends at a RST (what waits is delivered first, after its
- *   gaps; then LT_TCPE_RESET) or when the stream has reached the FIN in
- *   both directions (LT_TCPE_CLOSED, after all data before the FINs; a
- *   flush may reach them). Segments of an ended session are neither data
- *   nor events.
+ * - The session closes when the stream has reached the FIN in both
+ *   directions (LT_TCPE_CLOSED, after all data before the FINs; a flush may
+ *   reach them). Segments of a closed session are neither data nor events.
+ * - A RST is believed only when its sequence number fits the stream (within
+ *   LT_TCP_RST_WINDOW of the next byte expected) or, before its sender's
+ *   numbers are known, when it acknowledges the peer; others are counted
+ *   and ignored (blind or injected resets). A believed RST's own bytes are
+ *   data, then LT_TCPE_RESET; data still in flight after it is delivered
+ *   until the owner ends the flow (which is when the session's end is
+ *   reported).
  */
 #ifndef LUNATAP_TCP_H
 #define LUNATAP_TCP_H
@@ -66,6 +71,7 @@ typedef struct lt_tcp_half {
     uint16_t mss;
     lt_tcp_seg *queue;       /* waiting segments, by sequence number */
     uint32_t queued;         /* bytes in queue (a lost segment counts its header) */
+    uint32_t nsegs;          /* segments in queue */
     uint64_t delivered;      /* payload bytes given to the data callback */
     uint64_t retransmits, gaps, gap_bytes, out_of_order, overlaps, zero_windows;
 } lt_tcp_half;
@@ -89,15 +95,18 @@ typedef struct lt_tcp_callbacks {
 
 typedef struct lt_tcp_limits {
     uint32_t stream_queue;   /* out-of-order bytes per direction */
+    uint32_t stream_segments; /* out-of-order segments per direction */
     size_t total_queue;      /* out-of-order bytes for all flows */
 } lt_tcp_limits;
 
+#define LT_TCP_RST_WINDOW (1u << 20)
 #define LT_TCP_DEFAULT_STREAM_QUEUE ((uint32_t)1 << 20)
+#define LT_TCP_DEFAULT_STREAM_SEGMENTS 4096u
 #define LT_TCP_DEFAULT_TOTAL_QUEUE ((size_t)64 << 20)
 
 typedef struct lt_tcp_stats {
     uint64_t sessions, established, resets, retransmits, out_of_order, overlaps;
-    uint64_t gaps, gap_bytes, queue_full, syn_retries, zero_windows;
+    uint64_t gaps, gap_bytes, queue_full, syn_retries, zero_windows, ignored_resets;
     size_t queued, queued_peak;
 } lt_tcp_stats;
 

@@ -51,6 +51,7 @@ void lt_track_default_config(lt_track_config *cfg)
 {
     lt_flow_default_limits(&cfg->flow);
     cfg->tcp.stream_queue = LT_TCP_DEFAULT_STREAM_QUEUE;
+    cfg->tcp.stream_segments = LT_TCP_DEFAULT_STREAM_SEGMENTS;
     cfg->tcp.total_queue = LT_TCP_DEFAULT_TOTAL_QUEUE;
     cfg->defrag.mem = LT_DEFRAG_DEFAULT_MEM;
     cfg->defrag.timeout = LT_DEFRAG_DEFAULT_TIMEOUT;
@@ -111,8 +112,10 @@ static void on_tcp_event(void *ud, lt_flow *f, int tev, int dir, uint64_t arg)
     }
     int ev = tcp_events[tev].ev;
     if (tev == LT_TCPE_RESET) {
+        /* The end follows when the flow leaves the table, after what was
+         * still in flight (see tcp.h). */
         fire(t, EV_TCP_RESET, f, dir, 2, 0);
-        ev = EV_TCP_END; /* a reset ends the session */
+        return;
     }
     if (ev == EV_TCP_END || ev == EV_TCP_ESTABLISHED) {
         fire(t, ev, f, dir, 1, 0);
@@ -198,6 +201,8 @@ static int class_of(const lt_flow *f)
     if (f->key.proto != 6 || !f->ext)
         return LT_FC_OTHER;
     const lt_tcp_conn *c = f->ext;
+    if (c->state == LT_TCP_RESET)
+        return LT_FC_TCP_RESET;
     if (c->state < LT_TCP_ESTABLISHED)
         return LT_FC_TCP_OPENING;
     return c->state == LT_TCP_ESTABLISHED ? LT_FC_TCP_ESTABLISHED : LT_FC_TCP_CLOSING;
@@ -307,6 +312,8 @@ void lt_track_stats(lt_track *t, lua_State *L)
     set_field(L, "tcp_gaps", ts->gaps);
     set_field(L, "tcp_gap_bytes", ts->gap_bytes);
     set_field(L, "tcp_queue_full", ts->queue_full);
+    set_field(L, "tcp_resets", ts->resets);
+    set_field(L, "tcp_ignored_resets", ts->ignored_resets);
     set_field(L, "reassembly_mem", ts->queued);
     set_field(L, "reassembly_mem_peak", ts->queued_peak);
     const lt_defrag_stats *ds = lt_defrag_stats_get(t->defrag);

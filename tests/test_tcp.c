@@ -196,7 +196,7 @@ static void world_init(world *w, const lt_tcp_limits *lim, const lt_flow_limits 
         fl = *flim;
     w->ft = lt_flow_table_new(&fl, NULL, NULL);
     CHECK(w->ft != NULL);
-    lt_tcp_limits tl = { LT_TCP_DEFAULT_STREAM_QUEUE, LT_TCP_DEFAULT_TOTAL_QUEUE };
+    lt_tcp_limits tl = { .stream_queue = LT_TCP_DEFAULT_STREAM_QUEUE, .stream_segments = LT_TCP_DEFAULT_STREAM_SEGMENTS, .total_queue = LT_TCP_DEFAULT_TOTAL_QUEUE };
     if (lim)
         tl = *lim;
     lt_tcp_callbacks cb = { on_data, on_event, w };
@@ -851,8 +851,9 @@ static void test_midstream(void)
     world_free(&w);
 }
 
-/* A reset in the middle: what waits is flushed (the session ended), the
- * session is over, and nothing that follows is delivered or reported. */
+/* A reset in the middle. The RST is reported at once, but the session is
+ * not over: what was in flight after it is still data, until the owner
+ * ends the flow (the flush then reports the holes). */
 static void test_reset(void)
 {
     world w;
@@ -863,28 +864,28 @@ static void test_reset(void)
     cdata(&w, c, CISN + 21, span(REF, 20, 10)); /* [10,20) missing */
     sdata(&w, c, SISN + 1, "xyz");
     send_seg(&w, c, 0, SISN + 4, CISN + 11, R | A, "", 0);
-    CHECK_STR(sb_str(&c->all), "D0:10 OOO/0/1021 D1:3 GAP/0/10 D0:10 RESET/1/5004");
+    CHECK_STR(sb_str(&c->all), "D0:10 OOO/0/1021 D1:3 RESET/1/5004");
     lt_tcp_conn *t = tcp_of(c);
-    CHECK(t->state == LT_TCP_RESET && t->ended && t->half[1].rst);
-    CHECK(w.t.st.resets == 1 && w.t.st.queued == 0);
+    CHECK(t->state == LT_TCP_RESET && !t->ended && t->half[1].rst);
+    CHECK(w.t.st.resets == 1 && w.t.st.queued == 10);
     clear_logs(c);
-    /* Packets in flight after the reset: data, a retransmission, the other
-     * side's RST, a FIN. None of it is delivered or reported. */
+    /* In flight after the reset: new data, a retransmission, more from the
+     * server, the client's own RST (no second report), a FIN. */
     cdata(&w, c, CISN + 31, span(REF, 30, 10));
     cdata(&w, c, CISN + 1, span(REF, 0, 10));
     sdata(&w, c, SISN + 4, "more");
-    send_seg(&w, c, 1, CISN + 41, SISN + 4, R, "", 0);
-    send_seg(&w, c, 1, CISN + 41, SISN + 4, F | A, "", 0);
-    CHECK_STR(sb_str(&c->all), "");
+    send_seg(&w, c, 1, CISN + 41, SISN + 8, R, "", 0);
+    send_seg(&w, c, 1, CISN + 41, SISN + 8, F | A, "", 0);
+    CHECK_STR(sb_str(&c->all), "OOO/0/1031 RETX/0/1001 D1:4");
     CHECK(t->state == LT_TCP_RESET && w.t.st.resets == 1);
     CHECK(strchr(t->history, 'r') && strchr(t->history, 'R'));
-    CHECK_STR(sb_str(&c->data[0]), "abcdefghijuvwxyzABCD");
-    CHECK_STR(sb_str(&c->data[1]), "xyz");
+    clear_logs(c);
     lt_tcp_flush(&w.t, c->f);
-    CHECK_STR(sb_str(&c->all), "");
+    CHECK_STR(sb_str(&c->all), "GAP/0/10 D0:10 D0:10");
+    CHECK_STR(sb_str(&c->data[1]), "xyzmore");
     world_free(&w);
 
-    /* A reset answering a SYN (port closed). */
+    /* A reset answering a SYN (port closed): it acknowledges the SYN. */
     world_init(&w, NULL, NULL, 0);
     c = conn_new(&w, 40001);
     send_seg(&w, c, 1, CISN, 0, S, "", 0);
@@ -892,6 +893,53 @@ static void test_reset(void)
     CHECK_STR(sb_str(&c->ev), "RESET/1/0");
     CHECK(tcp_of(c)->state == LT_TCP_RESET);
     CHECK_STR(tcp_of(c)->history, "Sr");
+    world_free(&w);
+
+    /* Injected resets are ignored and counted: one answering a SYN without
+     * acknowledging it, one far outside the stream. The session goes on. */
+    world_init(&w, NULL, NULL, 0);
+    c = conn_new(&w, 40002);
+    send_seg(&w, c, 1, CISN, 0, S, "", 0);
+    send_seg(&w, c, 0, 0, CISN, R | A, "", 0);            /* acks the SYN's own number */
+    send_seg(&w, c, 0, SISN, CISN + 1, S | A, "", 0);
+    send_seg(&w, c, 1, CISN + 1, SISN + 1, A, "", 0);
+    sdata(&w, c, SISN + 1, "abc");
+    send_seg(&w, c, 0, SISN + 4 + (1u << 24), CISN + 1, R | A, "", 0);
+    sdata(&w, c, SISN + 4, "def");
+    CHECK(w.t.st.ignored_resets == 2 && w.t.st.resets == 0);
+    CHECK_STR(sb_str(&c->data[1]), "abcdef");
+    CHECK(tcp_of(c)->state == LT_TCP_ESTABLISHED);
+    world_free(&w);
+
+    /* A reset carrying data: the data is delivered, then the reset. */
+    world_init(&w, NULL, NULL, 0);
+    c = conn_new(&w, 40003);
+    handshake(&w, c, CISN, SISN);
+    send_seg(&w, c, 1, CISN + 1, SISN + 1, R | A, "bye", 3);
+    CHECK_STR(sb_str(&c->all), "D0:3 RESET/0/1001");
+    world_free(&w);
+}
+
+/* The per-direction segment cap: many tiny segments behind a hole cannot
+ * make every insert walk a huge queue; past the cap the hole becomes a gap
+ * and the stream goes on. */
+static void test_segment_cap(void)
+{
+    lt_tcp_limits lim = { .stream_queue = LT_TCP_DEFAULT_STREAM_QUEUE, .stream_segments = 8,
+                          .total_queue = LT_TCP_DEFAULT_TOTAL_QUEUE };
+    world w;
+    world_init(&w, &lim, NULL, 0);
+    conn *c = conn_new(&w, 40000);
+    handshake(&w, c, CISN, SISN);
+    /* byte 0 missing; bytes 1, 3, 5, ... arrive as one-byte segments */
+    for (uint32_t k = 0; k < 8; k++)
+        cdata(&w, c, CISN + 2 + 2 * k, span(REF, 1 + 2 * k, 1));
+    CHECK(tcp_of(c)->half[0].nsegs == 8 && w.t.st.queue_full == 0);
+    cdata(&w, c, CISN + 18, span(REF, 17, 1)); /* the ninth: over the cap */
+    CHECK(w.t.st.queue_full >= 1);
+    CHECK(tcp_of(c)->half[0].nsegs <= 8);
+    CHECK(strncmp(sb_str(&c->ev), "OOO/0/1002", 10) == 0);
+    CHECK(strstr(sb_str(&c->ev), "GAP/0/1") != NULL);
     world_free(&w);
 }
 
@@ -1041,7 +1089,7 @@ static int stream_is(const sbuf *got, const uint32_t (*runs)[2], int nruns)
 /* The per-direction cap: the oldest hole is given up, the stream goes on. */
 static void test_stream_cap(void)
 {
-    lt_tcp_limits lim = { 4096, LT_TCP_DEFAULT_TOTAL_QUEUE };
+    lt_tcp_limits lim = { .stream_queue = 4096, .stream_segments = LT_TCP_DEFAULT_STREAM_SEGMENTS, .total_queue = LT_TCP_DEFAULT_TOTAL_QUEUE };
     world w;
     world_init(&w, &lim, NULL, 0);
     conn *c = conn_new(&w, 40000);
@@ -1095,7 +1143,7 @@ static void test_stream_cap(void)
  * other flow's waiting data is untouched. */
 static void test_total_cap(void)
 {
-    lt_tcp_limits lim = { LT_TCP_DEFAULT_STREAM_QUEUE, 4096 };
+    lt_tcp_limits lim = { .stream_queue = LT_TCP_DEFAULT_STREAM_QUEUE, .stream_segments = LT_TCP_DEFAULT_STREAM_SEGMENTS, .total_queue = 4096 };
     world w;
     world_init(&w, &lim, NULL, 0);
     conn *a = conn_new(&w, 40000), *bb = conn_new(&w, 40001);
@@ -1265,7 +1313,7 @@ static void test_snaplen(void)
 
     /* Lost pieces count against the cap (their header), so a run of
      * headers-only segments ahead of a hole is bounded. */
-    lt_tcp_limits small = { 64, LT_TCP_DEFAULT_TOTAL_QUEUE };
+    lt_tcp_limits small = { .stream_queue = 64, .stream_segments = LT_TCP_DEFAULT_STREAM_SEGMENTS, .total_queue = LT_TCP_DEFAULT_TOTAL_QUEUE };
     world_init(&w, &small, NULL, 0);
     c = conn_new(&w, 40006);
     handshake(&w, c, CISN, SISN);
@@ -1392,7 +1440,7 @@ static void random_round(uint64_t seed, int round, int hostile, rstats *rs)
             ops[j] = t;
         }
     }
-    lt_tcp_limits lim = { LT_TCP_DEFAULT_STREAM_QUEUE, LT_TCP_DEFAULT_TOTAL_QUEUE };
+    lt_tcp_limits lim = { .stream_queue = LT_TCP_DEFAULT_STREAM_QUEUE, .stream_segments = LT_TCP_DEFAULT_STREAM_SEGMENTS, .total_queue = LT_TCP_DEFAULT_TOTAL_QUEUE };
     if (hostile)
         lim.stream_queue = 2000 + rnd_below(20000);
     world w;
@@ -1485,6 +1533,7 @@ int main(void)
     test_syn();
     test_midstream();
     test_reset();
+    test_segment_cap();
     test_fin();
     test_gap();
     test_fin_gap();
