@@ -29,7 +29,6 @@ void lt_flow_default_limits(lt_flow_limits *lim)
     lim->timeout[LT_FC_TCP_OPENING] = 60;
     lim->timeout[LT_FC_TCP_ESTABLISHED] = 600;
     lim->timeout[LT_FC_TCP_CLOSING] = 60;
-    lim->timeout[LT_FC_TCP_RESET] = 5;  /* Zeek's tcp_reset_delay: what was in flight */
     lim->timeout[LT_FC_UDP_NEW] = 30;
     lim->timeout[LT_FC_UDP_ESTABLISHED] = 300;
     lim->timeout[LT_FC_OTHER] = 60;

@@ -423,6 +423,17 @@ static uint32_t wire_payload(const lt_packet *p)
     return p->payload_len;
 }
 
+/* The first segment of a direction without a SYN: picked up mid-stream. */
+static void pick_up(lt_tcp_conn *c, int dir, uint32_t seq)
+{
+    lt_tcp_half *h = &c->half[dir];
+    if (!c->half[!dir].syn)
+        c->midstream = 1;
+    h->isn = seq;
+    h->next = seq;
+    h->seq_known = 1;
+}
+
 /* A reset is believed only if it fits the stream (RFC 5961's concern: a
  * blind or injected RST carries a sequence number out of window), or,
  * before its sender's numbers are known, if it acknowledges the peer. */
@@ -451,7 +462,9 @@ static void reset(lt_tcp_tracker *t, lt_flow *f, int dir, const lt_packet *p, ui
         return;
     }
     history(c, dir, 'R');
-    if (len > 0 && h->seq_known)
+    if (len > 0 && !h->seq_known)
+        pick_up(c, dir, tcp->seq);
+    if (len > 0)
         segment(t, f, dir, tcp->seq, p->frame->data + p->payload_off, p->payload_len, len);
     if (c->state == LT_TCP_RESET)
         return;
@@ -491,12 +504,7 @@ void lt_tcp_packet(lt_tcp_tracker *t, lt_flow *f, int dir, const lt_packet *p, d
             return;
         seq++; /* data, if any, starts after the SYN */
     } else if (!h->seq_known) {
-        /* First segment of this direction without a SYN: picked up mid-stream. */
-        if (!c->half[!dir].syn)
-            c->midstream = 1;
-        h->isn = seq;
-        h->next = seq;
-        h->seq_known = 1;
+        pick_up(c, dir, seq);
     }
     if ((tcp->flags & LT_TCP_ACK) && c->state < LT_TCP_ESTABLISHED) {
         lt_tcp_half *o = &c->half[!dir];

@@ -201,11 +201,11 @@ static int class_of(const lt_flow *f)
     if (f->key.proto != 6 || !f->ext)
         return LT_FC_OTHER;
     const lt_tcp_conn *c = f->ext;
-    if (c->state == LT_TCP_RESET)
-        return LT_FC_TCP_RESET;
-    if (c->state < LT_TCP_ESTABLISHED)
+    /* Picked up mid-stream, a session is already under way even while only
+     * one direction has been seen: it gets the established timeout. */
+    if (c->state < LT_TCP_ESTABLISHED && !c->midstream)
         return LT_FC_TCP_OPENING;
-    return c->state == LT_TCP_ESTABLISHED ? LT_FC_TCP_ESTABLISHED : LT_FC_TCP_CLOSING;
+    return c->state <= LT_TCP_ESTABLISHED ? LT_FC_TCP_ESTABLISHED : LT_FC_TCP_CLOSING;
 }
 
 static int trackable(const lt_packet *p)
