@@ -102,4 +102,21 @@ function M.ls(dir, pattern)
   return t
 end
 
+--- Like run, but kills lunatap with SIGKILL after `seconds` (a hang then
+-- shows as exit status 137 instead of stopping the whole suite).
+function M.run_limited(seconds, args, opts)
+  opts = opts or {}
+  local quoted = {}
+  for i, a in ipairs(args) do quoted[i] = shell_quote(a) end
+  local out, err = os.tmpname(), os.tmpname()
+  local cmd = ("timeout -s KILL %d %s %s >%s 2>%s"):format(seconds, shell_quote(M.bin),
+    table.concat(quoted, " "), out, err)
+  if opts.stdin then cmd = cmd .. " <" .. shell_quote(opts.stdin) end
+  local ok, how, code = os.execute(cmd)
+  local r = { out = slurp(out), err = slurp(err), code = how == "exit" and code or 128 + code }
+  os.remove(out)
+  os.remove(err)
+  return r
+end
+
 return M

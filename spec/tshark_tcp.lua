@@ -9,6 +9,8 @@ local M = {}
 
 local STREAM_SCRIPT = [[
 local parts = setmetatable({}, { __mode = "k" })
+local overlaps = setmetatable({}, { __mode = "k" })
+on("tcp.overlap", function(s, dir) overlaps[s] = (overlaps[s] or 0) + 1 end)
 on("tcp.data", function(s, dir, b)
   local t = parts[s]
   if not t then t = { client = {}, server = {} }; parts[s] = t end
@@ -16,8 +18,8 @@ on("tcp.data", function(s, dir, b)
 end)
 on("tcp.end", function(s)
   local t = parts[s] or { client = {}, server = {} }
-  print(("STREAM %d %s %s %s %s"):format(s.id, s.client, s.server,
-    table.concat(t.client), table.concat(t.server)))
+  print(("STREAM %d %s %s %s %s %d"):format(s.id, s.client, s.server,
+    table.concat(t.client), table.concat(t.server), overlaps[s] or 0))
 end)
 ]]
 
@@ -29,9 +31,9 @@ end
 function M.lunatap_streams(path)
   local r = h.script(STREAM_SCRIPT, path)
   local streams, n = {}, 0
-  for id, c, s, ch, sh in r.out:gmatch("STREAM (%d+) (%S+) (%S+) (%x*) (%x*)") do
+  for id, c, s, ch, sh, ov in r.out:gmatch("STREAM (%d+) (%S+) (%S+) (%x*) (%x*) (%d+)") do
     c, s = norm(c), norm(s)
-    streams[tonumber(id)] = { a = c, b = s, [c] = ch, [s] = sh }
+    streams[tonumber(id)] = { a = c, b = s, [c] = ch, [s] = sh, overlaps = tonumber(ov) }
     n = n + 1
   end
   return streams, n, r
@@ -101,7 +103,14 @@ function M.compare(path)
         -- tshark's follow never goes past a hole nobody acknowledged;
         -- lunatap reports the hole as a gap and delivers what follows.
         local stops_at_hole = #tsh < #mine and mine:sub(1, #tsh) == tsh
-        if mine ~= tsh and not stops_at_hole then
+        -- Overlapping segments with different bytes: lunatap keeps the bytes
+        -- that came first (and says so with tcp.overlap); tshark does not.
+        local overlap_policy = o.overlaps > 0 and #tsh == #mine
+        -- Bytes the capture cut off (snapshot length): tshark's follow
+        -- writes zeros for them; lunatap reports them as a gap.
+        local zero_filled = #tsh > #mine and tsh:sub(1, #mine) == mine
+          and not tsh:sub(#mine + 1):find("[^0]")
+        if mine ~= tsh and not stops_at_hole and not overlap_policy and not zero_filled then
           diffs[#diffs + 1] = ("stream %d from %s: %d bytes delivered, tshark %d"):format(
             id, ep, #mine // 2, #tsh // 2)
         end

@@ -1,0 +1,66 @@
+-- TCP sessions against tshark, for every capture in samples/ and (when
+-- present) ../shared/pcaps: the same streams with the same endpoints in
+-- tshark's tcp.stream numbering, and per stream and direction the same
+-- bytes through "tcp.data" as `tshark -o tcp.reassemble_out_of_order:TRUE
+-- -z follow,tcp,raw,N`. spec/tshark_tcp.lua holds the comparison and the
+-- rules that explain differences by design (tshark stopping at a hole
+-- nobody acknowledged, zeros for bytes the capture cut off, overlapping
+-- segments with different bytes). Captures listed in KNOWN differ for the
+-- reason given; docs/testing.md keeps the same list.
+--
+-- Tagged "tshark": CI runs it in the normal build only (it checks results,
+-- and the sanitizer build already runs every capture through the tracker).
+
+local h = require("helper")
+local cmp = require("tshark_tcp")
+
+local KNOWN = {
+  -- tunnels lunatap does not decapsulate yet: tshark finds TCP inside
+  ["tunnel_4in6.pcap"] = "IPv4 in IPv6",
+  ["tunnel_gre-over-udp-4754.pcap"] = "GRE in UDP",
+  ["tunnel_gre-sample.pcap"] = "GRE",
+  ["tunnel_gso-ipv4-vxlan-ipv4.pcap"] = "VXLAN",
+  ["tunnel_ndpi-vxlan.pcap"] = "VXLAN",
+  ["tunnel_vxlan-encapsulated-http.pcap"] = "VXLAN",
+  ["vlan_mixed-vlan-mpls.pcap"] = "MPLS",
+  ["wifi_80211http.pcap"] = "802.11 link layer",
+  -- idle timeouts on capture time (tshark has none)
+  ["dns_dns_over_tcp.pcapng"] = "packets years apart: the idle timeout ends the session",
+  ["pcapng_pcapng-example.pcapng"] = "a stream with packets years apart (timestamps from two eras)",
+  ["malformed_smb_data_print-segv.pcap"] = "a packet stamped 2038 after one from 2016",
+  -- IP reassembly policy
+  ["frag4_fragmented-4.pcap"] = "overlapping fragments with different bytes: first wins (tshark: lowest offset)",
+  ["frag4_ip_fragmented_garbage.pcap"] = "313 fragments per datagram, over the 256-fragment limit",
+  -- tshark's follow output
+  ["large_tls2.pcap"] = "tshark drops a segment it calls a spurious retransmission although it fills a hole",
+  -- capture files
+  ["malformed_bgp_mp_reach_nlri-oobr.pcap"] = "a record longer than the file's snapshot length: libpcap cuts it to 1,024 bytes, tshark reads all 2,674",
+}
+
+local function check(path, name)
+  local diffs = cmp.compare(path)
+  if KNOWN[name] then
+    assert(#diffs > 0, name .. " now agrees with tshark: remove it from KNOWN")
+    return
+  end
+  assert(#diffs == 0, name .. " differs from tshark:\n  " .. table.concat(diffs, "\n  "))
+end
+
+describe("TCP sessions against tshark #tshark", function()
+  if not h.capture("command -v tshark") or h.capture("command -v tshark") == "" then
+    it("skipped: tshark is not installed", function() end)
+    return
+  end
+  for _, name in ipairs(h.ls(h.samples, "%.pcapn?g?$")) do
+    it(name, function() check(h.samples .. "/" .. name, name) end)
+  end
+  if not h.have_shared() then
+    it("skipped: " .. h.shared .. " is absent", function() end)
+    return
+  end
+  for _, dir in ipairs({ h.shared, h.shared .. "/malformed" }) do
+    for _, name in ipairs(h.ls(dir, "%.p?cap[n]?g?$")) do
+      it(name, function() check(dir .. "/" .. name, name) end)
+    end
+  end
+end)
