@@ -236,6 +236,12 @@ static int split_scripts(lt_config *cfg, int argc, char **argv, int first)
     return LT_CLI_RUN;
 }
 
+static int bad_value(const char *opt, const char *arg, const char *want)
+{
+    fprintf(stderr, "lunatap: %s: '%s' is out of range (give %s)\n", opt, arg, want);
+    return -1;
+}
+
 static int parse_option(lt_config *cfg, int c, const char *arg)
 {
     uint64_t v;
@@ -244,11 +250,10 @@ static int parse_option(lt_config *cfg, int c, const char *arg)
     case 'f': cfg->filter = arg; break;
     case 'w': cfg->write_file = arg; break;
     case 'c':
-        if (parse_amount("-c", arg, 1000, &cfg->count) != 0 || cfg->count == 0) {
-            if (cfg->count == 0)
-                fprintf(stderr, "lunatap: -c: give a positive packet count\n");
+        if (parse_amount("-c", arg, 1000, &cfg->count) != 0)
             return -1;
-        }
+        if (cfg->count == 0)
+            return bad_value("-c", arg, "a positive packet count");
         break;
     case 'L':
         if (cfg->nlibdirs == LT_MAX_LIBDIRS) {
@@ -267,13 +272,17 @@ static int parse_option(lt_config *cfg, int c, const char *arg)
         cfg->lim.mem = (size_t)v;
         break;
     case OPT_LUA_BUDGET:
-        if (parse_amount("--lua-budget", arg, 1000, &v) != 0 || v == 0)
+        if (parse_amount("--lua-budget", arg, 1000, &v) != 0)
             return -1;
+        if (v == 0)
+            return bad_value("--lua-budget", arg, "a positive number of instructions");
         cfg->lim.insns = v;
         break;
     case OPT_LUA_TIME:
-        if (parse_amount("--lua-time", arg, 1000, &v) != 0 || v == 0 || v > 86400000)
+        if (parse_amount("--lua-time", arg, 1000, &v) != 0)
             return -1;
+        if (v == 0 || v > 86400000)
+            return bad_value("--lua-time", arg, "milliseconds from 1 to 86400000");
         cfg->lim.ms = (uint32_t)v;
         break;
     case OPT_MAX_OUTPUT:

@@ -43,9 +43,12 @@ static void opt_range(lua_State *L, const lt_buffer *b, int idx, const char *wha
                       lua_Integer *off, lua_Integer *n)
 {
     *off = luaL_optinteger(L, idx, 0);
-    if (*off < 0 || (lua_Unsigned)*off > b->len)
-        check_range(L, b, what, *off, 0);
-    *n = luaL_optinteger(L, idx + 1, (lua_Integer)(b->len - (size_t)*off));
+    if (!lua_isnoneornil(L, idx + 1))
+        *n = luaL_checkinteger(L, idx + 1);
+    else if (*off >= 0 && (lua_Unsigned)*off <= b->len)
+        *n = (lua_Integer)(b->len - (size_t)*off);
+    else
+        *n = 0; /* no length asked for: the offset alone is out of range */
     check_range(L, b, what, *off, *n);
 }
 
@@ -159,6 +162,11 @@ static int buf_expired(lua_State *L)
 
 static int buf_eq(lua_State *L)
 {
+    /* == with another kind of userdata is false, not an error */
+    if (!luaL_testudata(L, 1, LT_BUFFER_MT) || !luaL_testudata(L, 2, LT_BUFFER_MT)) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
     lt_buffer *a = check_buf(L, 1), *b = check_buf(L, 2);
     lua_pushboolean(L, a->len == b->len && memcmp(a->p, b->p, a->len) == 0);
     return 1;

@@ -123,8 +123,12 @@ static void budget_hook(lua_State *L, lua_Debug *ar)
     uint64_t elapsed_ms = (now_ns() - h->t0_ns) / 1000000u;
     if (h->insns > h->lim.insns || elapsed_ms > h->lim.ms) {
         h->over = 1;
-        /* Raise again at the very next instruction, wherever a pcall lands. */
+        /* Raise again at the very next instruction, wherever a pcall lands:
+         * in this thread and in the callback's own (a coroutine that dies of
+         * it hands the error to resume, and the callback goes on). */
         lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
+        if (L != h->L)
+            lua_sethook(h->L, budget_hook, LUA_MASKCOUNT, 1);
         luaL_error(L, "instruction budget exceeded (limit %I instructions, %d ms per callback)",
                    (lua_Integer)h->lim.insns, (int)h->lim.ms);
     }
@@ -146,7 +150,7 @@ static void budget_reset(lt_host *h, uint64_t insns_used)
 static int msgh(lua_State *L)
 {
     lt_host *h = lt_host_from(L);
-    if (lua_type(L, 1) == LUA_TTABLE) {
+    if (h->allow_exit && lua_type(L, 1) == LUA_TTABLE) {
         lua_pushliteral(L, "lunatap_exit");
         if (lua_rawget(L, 1) != LUA_TNIL) {
             lua_settop(L, 1);
@@ -160,11 +164,13 @@ static int msgh(lua_State *L)
         if (lua_getmetatable(L, 1)) {
             lua_pushliteral(L, "__tostring");
             if (lua_rawget(L, -2) == LUA_TFUNCTION) {
+                int was_over = h->over;
                 h->over = 0;
                 h->insns = h->lim.insns > MSGH_INSNS ? h->lim.insns - MSGH_INSNS : 0;
                 lua_pushvalue(L, 1);
                 if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_type(L, -1) == LUA_TSTRING)
                     msg = lua_tostring(L, -1);
+                h->over = was_over;
             }
         }
         if (!msg)
@@ -203,6 +209,16 @@ static void report(lt_host *h, int script, const char *what, int status)
     lua_pop(L, 1);
 }
 
+static int is_exit_request(lt_host *h, lua_State *L)
+{
+    if (!h->allow_exit || lua_type(L, -1) != LUA_TTABLE)
+        return 0;
+    lua_pushliteral(L, "lunatap_exit");
+    int yes = lua_rawget(L, -2) != LUA_TNIL;
+    lua_pop(L, 1);
+    return yes;
+}
+
 int lt_host_call(lt_host *h, int nargs, int script, const char *what)
 {
     lua_State *L = h->L;
@@ -210,32 +226,45 @@ int lt_host_call(lt_host *h, int nargs, int script, const char *what)
     lua_pushcfunction(L, msgh);
     lua_insert(L, base);
     int outer = h->depth > 0;
-    uint64_t saved_insns = h->insns, saved_t0 = h->t0_ns;
+    uint64_t saved_insns = h->insns, saved_t0 = h->t0_ns, refused = h->st.mem_refused;
     if (!outer)
         budget_reset(h, 0);
     h->depth++;
     h->st.calls++;
     int status = lua_pcall(L, nargs, 0, base);
     h->depth--;
-    if (status != LUA_OK) {
-        int budget = h->over;
+    if (status == LUA_OK && h->over && !outer) {
+        /* The script caught the overrun (a coroutine's resume, say): it is
+         * a failure all the same. */
+        lua_pushfstring(L, "instruction budget exceeded (limit %I instructions, %d ms per "
+                           "callback; the script caught the error)",
+                        (lua_Integer)h->lim.insns, (int)h->lim.ms);
+        status = LUA_ERRRUN;
+    }
+    int exit_request = status != LUA_OK && is_exit_request(h, L);
+    if (status != LUA_OK && !exit_request) {
         h->st.errors++;
-        if (status == LUA_ERRMEM)
+        if (status == LUA_ERRMEM || h->st.mem_refused != refused)
             h->st.memory_errors++;
-        if (budget)
+        if (h->over)
             h->st.budget_errors++;
-        if (lua_type(L, -1) != LUA_TTABLE)
-            report(h, script, what, status);
+        report(h, script, what, status);
     }
     if (!outer) {
         h->over = 0;
         lua_sethook(L, budget_hook, LUA_MASKCOUNT, HOOK_EVERY);
+        /* What the failed callback left behind (a memory bomb's garbage)
+         * must not starve the callbacks after it. */
+        if (h->st.mem_refused != refused)
+            lua_gc(L, LUA_GCCOLLECT, 0);
     } else {
         h->insns = saved_insns > h->insns ? saved_insns : h->insns;
         h->t0_ns = saved_t0;
     }
-    if (status != LUA_OK && lua_type(L, -1) == LUA_TTABLE)
-        return status; /* the caller inspects the exit request; it pops */
+    if (exit_request) {
+        lua_remove(L, base); /* msgh; the request stays on top */
+        return LT_CALL_EXIT_REQUEST;
+    }
     lua_settop(L, base - 1);
     return status;
 }
@@ -309,8 +338,6 @@ int lt_host_dispatch(lt_host *h, int ev, int nargs)
             hd->failures = 0;
             continue;
         }
-        if (lua_type(L, -1) == LUA_TTABLE)
-            lua_pop(L, 1);
         failed++;
         if (++hd->failures >= h->lim.max_failures && hd->fn_ref != LUA_NOREF) {
             fprintf(h->err, "lunatap: %s: handler for \"%s\" disabled after %d failures in a row\n",
@@ -466,6 +493,54 @@ static int guarded_pattern(lua_State *L)
     return lua_gettop(L);
 }
 
+/* xpcall(f, msgh, ...): Lua calls an xpcall handler where the error is
+ * raised, and a budget error is raised inside the count hook, where hooks
+ * are off, so a handler that loops could never be stopped. Here the
+ * handler runs after the protected call returned, under the budget like
+ * any code. (Without `debug` a handler cannot inspect the stack it left,
+ * so nothing observable is lost.) */
+static int api_xpcall(lua_State *L)
+{
+    int n = lua_gettop(L);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_pushvalue(L, 1);
+    for (int i = 3; i <= n; i++)
+        lua_pushvalue(L, i);
+    if (lua_pcall(L, n - 2, LUA_MULTRET, 0) == LUA_OK) {
+        lua_pushboolean(L, 1);
+        lua_replace(L, n); /* results follow the n arguments; true in slot n */
+        return lua_gettop(L) - n + 1;
+    }
+    lua_pushvalue(L, 2);
+    lua_insert(L, -2);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+        lua_pop(L, 1);
+        lua_pushliteral(L, "error in error handling");
+    }
+    lua_pushboolean(L, 0);
+    lua_insert(L, -2);
+    return 2;
+}
+
+/* setmetatable(t, mt) refuses a __gc field: Lua runs finalizers with hooks
+ * off, so a looping finalizer could never be stopped. Lua marks a table
+ * for finalization only when __gc is present at this call, so checking
+ * here is enough. */
+static int api_setmetatable(lua_State *L)
+{
+    if (lua_type(L, 2) == LUA_TTABLE) {
+        lua_pushliteral(L, "__gc");
+        int has_gc = lua_rawget(L, 2) != LUA_TNIL;
+        lua_pop(L, 1);
+        if (has_gc)
+            return luaL_error(L, "setmetatable: __gc metamethods are not allowed in lunatap scripts");
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
 /* Copies the allowed names of table at `src` into a new table. */
 static void copy_allowed(lua_State *L, int src, const char *const *names)
 {
@@ -485,6 +560,11 @@ static void build_safe(lua_State *L)
     copy_allowed(L, lua_gettop(L), base_allowed);
     lua_getglobal(L, "load");
     lua_setfield(L, -2, "__load"); /* for api_load's upvalue */
+    lua_pushcfunction(L, api_xpcall);
+    lua_setfield(L, -2, "xpcall");
+    lua_getglobal(L, "setmetatable");
+    lua_pushcclosure(L, api_setmetatable, 1);
+    lua_setfield(L, -2, "setmetatable");
     lua_setfield(L, -3, "base");
     lua_pop(L, 1);
     for (size_t i = 0; i < NLIBS; i++) {
@@ -761,7 +841,7 @@ static int handle_exit_request(lt_host *h, const char *name)
     } else {
         fprintf(h->err, "lunatap: %s: %s\n", name, text ? text : "bad options");
     }
-    lua_pop(L, 2);
+    lua_pop(L, 1); /* the text; the request is the caller's */
     return help ? LT_LOAD_HELP : LT_LOAD_USAGE;
 }
 
@@ -804,8 +884,10 @@ int lt_host_load_script(lt_host *h, const char *path, const char *name, int argc
         lua_pop(L, 1);
         return LT_LOAD_FAILED;
     }
+    h->allow_exit = 1;
     int status = lt_host_call(h, 0, id, "main chunk");
-    if (status != LUA_OK && lua_type(L, -1) == LUA_TTABLE) {
+    h->allow_exit = 0;
+    if (status == LT_CALL_EXIT_REQUEST) {
         int rc = handle_exit_request(h, name);
         lua_pop(L, 1);
         return rc;

@@ -93,6 +93,7 @@ typedef struct lt_host {
     uint64_t t0_ns;
     int over;               /* budget exceeded: raise until return */
     int depth;              /* nesting of lt_host_call */
+    int allow_exit;         /* options() may end the run (main chunks only) */
 
     uint32_t epoch[LT_EPOCH_COUNT];
     const struct lt_packet *cur;   /* packet being dispatched */
@@ -109,6 +110,10 @@ typedef struct lt_host {
     lt_stats_fn stats_fn;
     void *stats_ud;
 } lt_host;
+
+/* lt_host_call()'s result when a main chunk's options() asked to print
+ * help or a usage error: the request table is left on the stack. */
+#define LT_CALL_EXIT_REQUEST (-1)
 
 /* Outcomes of lt_host_load_script() besides 0 (loaded). */
 enum { LT_LOAD_FAILED = -1, LT_LOAD_HELP = 1, LT_LOAD_USAGE = 2 };
@@ -136,7 +141,9 @@ int lt_host_dispatch(lt_host *h, int ev, int nargs);
 
 /* Calls the function below nargs arguments on top of the stack, in
  * protected mode, charged to `script`, reported as `what`. Pops them.
- * 0 on success, else the Lua status. */
+ * 0 on success, LT_CALL_EXIT_REQUEST (see above), else the Lua status
+ * (the error already reported and counted). An overrun of the budget that
+ * the script caught itself still counts as a failure. */
 int lt_host_call(lt_host *h, int nargs, int script, const char *what);
 
 /* Moves an epoch on: every buffer made in it expires. */
