@@ -4,6 +4,8 @@
 -- LUNATAP_BIN names the binary under test (default build/lunatap), so the
 -- same specs run against the normal and the sanitizer build.
 
+local luassert = require("luassert")
+
 local M = {}
 
 M.root = os.getenv("LUNATAP_ROOT") or "."
@@ -34,14 +36,17 @@ function M.tmpfile(text, suffix)
 end
 
 --- Runs lunatap with the argument list `args` (strings, quoted here).
--- opts.stdin: a file to feed on standard input. Returns a table
+-- opts.stdin: a file to feed on standard input; opts.prefix: a command
+-- piped into it; opts.limit: seconds before SIGKILL (a hang then shows as
+-- exit status 137 instead of stopping the suite). Returns a table
 -- { out = stdout, err = stderr, code = exit status }.
 function M.run(args, opts)
   opts = opts or {}
   local quoted = {}
   for i, a in ipairs(args) do quoted[i] = shell_quote(a) end
   local out, err = os.tmpname(), os.tmpname()
-  local cmd = ("%s %s >%s 2>%s"):format(shell_quote(M.bin), table.concat(quoted, " "), out, err)
+  local limit = opts.limit and ("timeout -s KILL %d "):format(opts.limit) or ""
+  local cmd = ("%s%s %s >%s 2>%s"):format(limit, shell_quote(M.bin), table.concat(quoted, " "), out, err)
   if opts.stdin then cmd = cmd .. " <" .. shell_quote(opts.stdin) end
   if opts.prefix then cmd = opts.prefix .. " | " .. cmd end
   local ok, how, code = os.execute(cmd)
@@ -102,21 +107,20 @@ function M.ls(dir, pattern)
   return t
 end
 
---- Like run, but kills lunatap with SIGKILL after `seconds` (a hang then
--- shows as exit status 137 instead of stopping the whole suite).
+--- Like run, but kills lunatap after `seconds`.
 function M.run_limited(seconds, args, opts)
-  opts = opts or {}
-  local quoted = {}
-  for i, a in ipairs(args) do quoted[i] = shell_quote(a) end
-  local out, err = os.tmpname(), os.tmpname()
-  local cmd = ("timeout -s KILL %d %s %s >%s 2>%s"):format(seconds, shell_quote(M.bin),
-    table.concat(quoted, " "), out, err)
-  if opts.stdin then cmd = cmd .. " <" .. shell_quote(opts.stdin) end
-  local ok, how, code = os.execute(cmd)
-  local r = { out = slurp(out), err = slurp(err), code = how == "exit" and code or 128 + code }
-  os.remove(out)
-  os.remove(err)
-  return r
+  local o = { limit = seconds }
+  for k, v in pairs(opts or {}) do o[k] = v end
+  return M.run(args, o)
+end
+
+--- Asserts that `s` contains the plain text `plain` (or does not).
+function M.has(s, plain)
+  luassert.is_truthy(s:find(plain, 1, true), ("expected to find %q in:\n%s"):format(plain, s))
+end
+
+function M.hasnt(s, plain)
+  luassert.is_falsy(s:find(plain, 1, true), ("did not expect %q in:\n%s"):format(plain, s))
 end
 
 return M

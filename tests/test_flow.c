@@ -9,14 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int failures;
-#define CHECK(c)                                                                       \
-    do {                                                                               \
-        if (!(c)) {                                                                    \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);      \
-            failures++;                                                                \
-        }                                                                              \
-    } while (0)
+#include "check.h"
 
 typedef struct ended {
     int count, reasons[4];
@@ -234,9 +227,5 @@ int main(void)
     test_lifecycle();
     test_eviction();
     test_flood();
-    if (failures)
-        fprintf(stderr, "%d checks failed\n", failures);
-    else
-        printf("test_flow: all checks passed\n");
-    return failures ? 1 : 0;
+    return check_summary("test_flow");
 }
