@@ -423,6 +423,16 @@ static uint32_t wire_payload(const lt_packet *p)
     return p->payload_len;
 }
 
+/* A segment with data or a FIN that lies wholly before the next byte
+ * expected repeats what was seen. */
+static int repeats_old(const lt_tcp_half *h, const lt_tcp *tcp, uint32_t len)
+{
+    if (!h->seq_known || (len == 0 && !(tcp->flags & LT_TCP_FIN)))
+        return 0;
+    return seq_diff(tcp->seq + len, h->next) < 0 ||
+           (len > 0 && seq_diff(tcp->seq + len, h->next) == 0 && !(tcp->flags & LT_TCP_FIN));
+}
+
 /* The first segment of a direction without a SYN: picked up mid-stream. */
 static void pick_up(lt_tcp_conn *c, int dir, uint32_t seq)
 {
@@ -492,6 +502,11 @@ void lt_tcp_packet(lt_tcp_tracker *t, lt_flow *f, int dir, const lt_packet *p, d
             history(c, dir, 'F');
         if (tcp->flags & LT_TCP_RST)
             history(c, dir, 'R');
+        /* Still counted (as tshark does), though no longer reported. */
+        if (repeats_old(h, tcp, len)) {
+            h->retransmits++;
+            t->st.retransmits++;
+        }
         return;
     }
     if (tcp->flags & LT_TCP_RST) {
@@ -520,7 +535,12 @@ void lt_tcp_packet(lt_tcp_tracker *t, lt_flow *f, int dir, const lt_packet *p, d
         history(c, dir, 'D');
         segment(t, f, dir, seq, p->frame->data + p->payload_off, p->payload_len, len);
     }
-    if ((tcp->flags & LT_TCP_FIN) && !h->fin) {
+    if ((tcp->flags & LT_TCP_FIN) && len == 0 && repeats_old(h, tcp, 0)) {
+        /* A FIN the stream has already passed: sent again. */
+        h->retransmits++;
+        t->st.retransmits++;
+        event(t, f, LT_TCPE_RETRANSMIT, dir, tcp->seq);
+    } else if ((tcp->flags & LT_TCP_FIN) && !h->fin) {
         h->fin = 1;
         h->fin_seq = seq + len;
         history(c, dir, 'F');

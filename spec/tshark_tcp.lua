@@ -16,6 +16,9 @@ on("tcp.data", function(s, dir, b)
   if not t then t = { client = {}, server = {} }; parts[s] = t end
   t[dir][#t[dir] + 1] = b:hex()
 end)
+local syn_retries = 0
+on("tcp.syn_retry", function() syn_retries = syn_retries + 1 end)
+on("done", function(st) print(("RETX %d"):format(st.tcp_retransmits + syn_retries)) end)
 on("tcp.end", function(s)
   local t = parts[s] or { client = {}, server = {} }
   print(("STREAM %d %s %s %s %s %d"):format(s.id, s.client, s.server,
@@ -36,20 +39,25 @@ function M.lunatap_streams(path)
     streams[tonumber(id)] = { a = c, b = s, [c] = ch, [s] = sh, overlaps = tonumber(ov) }
     n = n + 1
   end
-  return streams, n, r
+  return streams, n, tonumber(r.out:match("RETX (%d+)"))
 end
 
 --- tshark's streams, same shape, from one run with a follow per stream.
 function M.tshark_streams(path)
   local q = h.quote(path)
-  local ids = h.capture("tshark -r " .. q .. " -T fields -e tcp.stream 2>/dev/null") or ""
-  local set, list = {}, {}
-  for id in ids:gmatch("%d+") do
-    if not set[id] then set[id] = true; list[#list + 1] = tonumber(id) end
+  local ids = h.capture("tshark -r " .. q ..
+    " -T fields -e tcp.stream -e tcp.analysis.retransmission 2>/dev/null") or ""
+  local set, list, retx = {}, {}, 0
+  for line in ids:gmatch("[^\n]+") do
+    local stream_ids, flag = line:match("^([%d,]*)\t?(%d*)$")
+    for id in (stream_ids or ""):gmatch("%d+") do
+      if not set[id] then set[id] = true; list[#list + 1] = tonumber(id) end
+    end
+    if flag == "1" then retx = retx + 1 end
   end
   table.sort(list)
   local streams = {}
-  if #list == 0 then return streams, 0 end
+  if #list == 0 then return streams, 0, retx end
   local cmd = { "tshark -r", q, "-q -o tcp.reassemble_out_of_order:TRUE" }
   for _, id in ipairs(list) do cmd[#cmd + 1] = "-z follow,tcp,raw," .. id end
   local out = h.capture(table.concat(cmd, " ") .. " 2>/dev/null") or ""
@@ -79,13 +87,15 @@ function M.tshark_streams(path)
   end
   local n = 0
   for _ in pairs(streams) do n = n + 1 end
-  return streams, n
+  return streams, n, retx
 end
 
---- Differences as a list of strings (empty when the captures agree).
+--- Differences as a list of strings (empty when the captures agree), and
+-- the retransmission counts: lunatap's (retransmitted segments and SYN
+-- retries) and tshark's (frames flagged tcp.analysis.retransmission).
 function M.compare(path)
-  local ours, nours = M.lunatap_streams(path)
-  local theirs, ntheirs = M.tshark_streams(path)
+  local ours, nours, retx_ours = M.lunatap_streams(path)
+  local theirs, ntheirs, retx_tshark = M.tshark_streams(path)
   local diffs = {}
   if nours ~= ntheirs then
     diffs[#diffs + 1] = ("%d sessions, tshark has %d streams"):format(nours, ntheirs)
@@ -118,7 +128,7 @@ function M.compare(path)
     end
   end
   table.sort(diffs)
-  return diffs
+  return diffs, retx_ours, retx_tshark
 end
 
 return M
