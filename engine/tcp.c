@@ -319,13 +319,28 @@ static void segment(lt_tcp_tracker *t, lt_flow *f, int dir, uint32_t seq, const 
 
 /* ---- state ---- */
 
-/* A SYN or SYN-ACK. Returns 1 for a repeat of one already seen. */
+static void establish(lt_tcp_tracker *t, lt_flow *f, double now);
+
+/* A SYN or SYN-ACK. Returns 1 when the segment needs nothing more: a repeat
+ * of one already seen, or the SYN-ACK of a simultaneous open. */
 static int handshake(lt_tcp_tracker *t, lt_flow *f, int dir, const lt_packet *p, double now)
 {
     lt_tcp_conn *c = f->ext;
     lt_tcp_half *h = &c->half[dir];
     const lt_tcp *tcp = &p->tcp;
     int synack = (tcp->flags & LT_TCP_ACK) != 0;
+    const lt_tcp_half *o = &c->half[!dir];
+    if (h->syn && tcp->seq == h->isn && synack && !h->synack && o->syn &&
+        tcp->ack == o->isn + 1) {
+        /* Simultaneous open (RFC 793 fig. 8): both sides sent a bare SYN and
+         * now each acknowledges the other's; the second one establishes. */
+        h->synack = 1;
+        history(c, dir, 'H');
+        c->state = LT_TCP_SYN_RECEIVED;
+        if (o->synack)
+            establish(t, f, now);
+        return 1;
+    }
     if (h->syn && tcp->seq == h->isn) {
         if (synack) {
             h->retransmits++;
@@ -339,6 +354,7 @@ static int handshake(lt_tcp_tracker *t, lt_flow *f, int dir, const lt_packet *p,
         return 1;
     }
     h->syn = 1;
+    h->synack = (uint8_t)synack;
     h->isn = tcp->seq;
     h->next = tcp->seq + 1;
     h->seq_known = 1;

@@ -67,7 +67,7 @@ typedef struct lt_tcp_half {
     uint32_t isn;            /* first sequence number seen (SYN's, or first segment's) */
     uint32_t next;           /* next byte expected */
     uint32_t fin_seq;        /* sequence number of the FIN */
-    uint8_t seq_known, syn, fin, fin_done, rst, zero_win, wscale, has_wscale;
+    uint8_t seq_known, syn, synack, fin, fin_done, rst, zero_win, wscale, has_wscale;
     uint16_t mss;
     lt_tcp_seg *queue;       /* waiting segments, by sequence number */
     uint32_t queued;         /* bytes in queue (a lost segment counts its header) */

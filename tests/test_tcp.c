@@ -921,6 +921,31 @@ static void test_reset(void)
     world_free(&w);
 }
 
+/* Simultaneous open: both sides send a bare SYN, then each a SYN-ACK of
+ * the other's. One ESTABLISHED, no retransmission, data flows. */
+static void test_simultaneous_open(void)
+{
+    world w;
+    world_init(&w, NULL, NULL, 0);
+    conn *c = conn_new(&w, 40000);
+    send_seg(&w, c, 1, CISN, 0, S, "", 0);
+    send_seg(&w, c, 0, SISN, 0, S, "", 0);
+    send_seg(&w, c, 1, CISN, SISN + 1, S | A, "", 0);
+    CHECK_STR(sb_str(&c->ev), "");
+    send_seg(&w, c, 0, SISN, CISN + 1, S | A, "", 0);
+    CHECK_STR(sb_str(&c->ev), "EST/0/0");
+    CHECK(tcp_of(c)->state == LT_TCP_ESTABLISHED && w.t.st.retransmits == 0);
+    CHECK_STR(tcp_of(c)->history, "SsHh");
+    cdata(&w, c, CISN + 1, "hi");
+    sdata(&w, c, SISN + 1, "yo");
+    CHECK_STR(sb_str(&c->data[0]), "hi");
+    CHECK_STR(sb_str(&c->data[1]), "yo");
+    /* a repeated SYN-ACK after that is a retransmission */
+    send_seg(&w, c, 0, SISN, CISN + 1, S | A, "", 0);
+    CHECK(w.t.st.retransmits == 1);
+    world_free(&w);
+}
+
 /* The per-direction segment cap: many tiny segments behind a hole cannot
  * make every insert walk a huge queue; past the cap the hole becomes a gap
  * and the stream goes on. */
@@ -1535,6 +1560,7 @@ int main(void)
     test_midstream();
     test_reset();
     test_segment_cap();
+    test_simultaneous_open();
     test_fin();
     test_gap();
     test_fin_gap();
