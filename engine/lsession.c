@@ -225,6 +225,7 @@ void lt_session_release(lua_State *L, lt_flow *f)
         if (f->key.proto == 6 && f->ext) {
             s->tcp = *(const lt_tcp_conn *)f->ext;
             s->tcp.half[0].queue = s->tcp.half[1].queue = NULL;
+            s->tcp.half[0].tail = s->tcp.half[1].tail = NULL;
             s->has_tcp = 1;
         }
         s->live = NULL;

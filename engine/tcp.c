@@ -117,6 +117,8 @@ static void drain(lt_tcp_tracker *t, lt_flow *f, int dir)
     while (h->queue && seq_diff(h->queue->seq, h->next) <= 0) {
         lt_tcp_seg *s = h->queue;
         h->queue = s->next;
+        if (!h->queue)
+            h->tail = NULL;
         uint32_t end = s->seq + s->len;
         if (seq_diff(end, h->next) > 0) {
             uint32_t skip = h->next - s->seq;
@@ -202,6 +204,10 @@ static int enqueue(lt_tcp_tracker *t, lt_flow *f, int dir, uint32_t seq, const u
     lt_tcp_half *h = &((lt_tcp_conn *)f->ext)->half[dir];
     uint32_t cur = seq, end = seq + n;
     lt_tcp_seg **pp = &h->queue;
+    /* After a hole, segments mostly arrive in order behind the last one
+     * waiting: start there instead of walking the whole queue. */
+    if (h->tail && seq_diff(seq, h->tail->seq + h->tail->len) >= 0)
+        pp = &h->tail->next;
     while (seq_diff(end, cur) > 0) {
         lt_tcp_seg *q = *pp;
         uint32_t stop = end;
@@ -227,6 +233,8 @@ static int enqueue(lt_tcp_tracker *t, lt_flow *f, int dir, uint32_t seq, const u
         s->next = q;
         *pp = s;
         pp = &s->next;
+        if (!q)
+            h->tail = s;
         *fresh = 1;
         cur = stop;
     }

@@ -70,6 +70,7 @@ typedef struct lt_tcp_half {
     uint8_t seq_known, syn, synack, fin, fin_done, rst, zero_win, wscale, has_wscale;
     uint16_t mss;
     lt_tcp_seg *queue;       /* waiting segments, by sequence number */
+    lt_tcp_seg *tail;        /* the last of them: most segments go after it */
     uint32_t queued;         /* bytes in queue (a lost segment counts its header) */
     uint32_t nsegs;          /* segments in queue */
     uint64_t delivered;      /* payload bytes given to the data callback */
