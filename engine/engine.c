@@ -306,7 +306,7 @@ int lt_engine_run(const lt_config *cfg)
         rc = open_input(e);
     /* Input that cannot be read still ends the run the usual way: "start"
      * and "done" handlers run and see the error in the statistics. */
-    if (rc == LT_EXIT_OK || rc == LT_EXIT_BAD_INPUT) {
+    if ((rc == LT_EXIT_OK || rc == LT_EXIT_BAD_INPUT) && e->track) {
         if (rc == LT_EXIT_OK)
             rc = run_loop(e);
         else
