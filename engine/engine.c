@@ -108,7 +108,9 @@ static void dispatch_packet(lt_engine *e, const lt_frame *f)
     lt_host *h = e->host;
     if (lt_host_wants(h, LT_EV_PACKET)) {
         h->cur = &e->pkt;
+        int g = lt_host_unguard(h);
         lt_packet_push(h->L, h);
+        lt_host_guard(h, g);
         lt_host_dispatch(h, LT_EV_PACKET, 1);
         h->cur = NULL;
         lt_host_expire(h, LT_EPOCH_PACKET);
@@ -234,7 +236,9 @@ static int load_scripts(lt_engine *e)
     e->host->stats_ud = e;
     lt_track_config tc;
     lt_track_default_config(&tc);
+    int g = lt_host_unguard(e->host);
     e->track = lt_track_new(e->host, &tc);
+    lt_host_guard(e->host, g);
     if (!e->track) {
         fprintf(stderr, "lunatap: cannot set up session tracking\n");
         return LT_EXIT_BAD_INPUT;
@@ -254,7 +258,9 @@ static void finish(lt_engine *e)
 {
     lua_State *L = e->host->L;
     lt_track_finish(e->track); /* every open session ends before "done" */
+    int g = lt_host_unguard(e->host);
     push_stats(L, e);
+    lt_host_guard(e->host, g);
     lt_host_dispatch(e->host, LT_EV_DONE, 1);
     char err[512];
     if (e->dump) {

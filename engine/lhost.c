@@ -233,6 +233,8 @@ int lt_host_call(lt_host *h, int nargs, int script, const char *what)
     h->st.calls++;
     int status = lua_pcall(L, nargs, 0, base);
     h->depth--;
+    /* From here on the host allocates outside protected mode. */
+    int g = lt_host_unguard(h);
     if (status == LUA_OK && h->over && !outer) {
         /* The script caught the overrun (a coroutine's resume, say): it is
          * a failure all the same. */
@@ -261,6 +263,7 @@ int lt_host_call(lt_host *h, int nargs, int script, const char *what)
         h->insns = saved_insns > h->insns ? saved_insns : h->insns;
         h->t0_ns = saved_t0;
     }
+    lt_host_guard(h, g);
     if (exit_request) {
         lua_remove(L, base); /* msgh; the request stays on top */
         return LT_CALL_EXIT_REQUEST;

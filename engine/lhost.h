@@ -146,6 +146,23 @@ int lt_host_dispatch(lt_host *h, int ev, int nargs);
  * the script caught itself still counts as a failure. */
 int lt_host_call(lt_host *h, int nargs, int script, const char *what);
 
+/* The engine's own pushes (event arguments, the statistics table) happen
+ * outside any protected call, where a refused allocation would be a Lua
+ * panic. They are small and bounded by the engine's caps (sessions by the
+ * flow table's), so the script memory cap does not apply to them:
+ *   int g = lt_host_unguard(h); ...push...; lt_host_guard(h, g); */
+static inline int lt_host_unguard(lt_host *h)
+{
+    int was = h->mem_enforced;
+    h->mem_enforced = 0;
+    return was;
+}
+
+static inline void lt_host_guard(lt_host *h, int was)
+{
+    h->mem_enforced = was;
+}
+
 /* Moves an epoch on: every buffer made in it expires. */
 static inline void lt_host_expire(lt_host *h, int epoch) { h->epoch[epoch]++; }
 

@@ -77,11 +77,13 @@ static void fire(lt_track *t, int ev, lt_flow *f, int dir, int nargs, uint64_t a
     if (!wants(t, ev))
         return;
     lua_State *L = t->h->L;
+    int g = lt_host_unguard(t->h);
     lt_session_push(L, f);
     if (nargs >= 2)
         push_direction(L, dir);
     if (nargs >= 3)
         lua_pushinteger(L, (lua_Integer)arg);
+    lt_host_guard(t->h, g);
     lt_host_dispatch(t->h, t->ev[ev], nargs);
 }
 
@@ -91,9 +93,11 @@ static void fire_bytes(lt_track *t, int ev, lt_flow *f, int dir, const uint8_t *
     if (!wants(t, ev))
         return;
     lua_State *L = t->h->L;
+    int g = lt_host_unguard(t->h);
     lt_session_push(L, f);
     push_direction(L, dir);
     lt_buffer_push_view(L, p, n, &t->h->epoch[LT_EPOCH_STREAM]);
+    lt_host_guard(t->h, g);
     lt_host_dispatch(t->h, t->ev[ev], 3);
     lt_host_expire(t->h, LT_EPOCH_STREAM);
 }
@@ -153,6 +157,7 @@ static void on_frag_overlap(void *ud, int version, uint32_t id, const uint8_t *s
         return;
     lua_State *L = t->h->L;
     char a[64], b[64];
+    int g = lt_host_unguard(t->h);
     lua_createtable(L, 0, 5);
     lua_pushinteger(L, version);
     lua_setfield(L, -2, "version");
@@ -166,6 +171,7 @@ static void on_frag_overlap(void *ud, int version, uint32_t id, const uint8_t *s
     lua_setfield(L, -2, "offset");
     lua_pushnumber(L, t->now);
     lua_setfield(L, -2, "ts");
+    lt_host_guard(t->h, g);
     lt_host_dispatch(t->h, t->ev[EV_FRAG_OVERLAP], 1);
 }
 
