@@ -70,20 +70,6 @@ local function check_capture(path)
   assert(lines == got, ("%ssimple_capture printed %d lines for %d packets"):format(where, lines, got))
 end
 
-describe("every sample capture", function()
-  for _, name in ipairs(h.ls(h.samples, "%.pcapn?g?$")) do
-    it(name, function() check_capture(h.samples .. "/" .. name) end)
-  end
-end)
-
-describe("every shared real capture", function()
-  if not h.have_shared() then
-    it("skipped: " .. h.shared .. " is absent", function() end)
-    return
-  end
-  for _, dir in ipairs({ h.shared, h.shared .. "/malformed" }) do
-    for _, name in ipairs(h.ls(dir, "%.p?cap[n]?g?$")) do
-      it(name, function() check_capture(dir .. "/" .. name) end)
-    end
-  end
+describe("every capture", function()
+  h.each_capture(it, check_capture)
 end)

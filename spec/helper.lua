@@ -87,6 +87,25 @@ function M.have_shared()
   return false
 end
 
+--- Declares one busted test per capture, with the spec's own `it`:
+-- `check(path, name)` for every capture in samples/ and, when present, in
+-- the shared folder and its malformed/ part (a skipped test says so when
+-- it is absent).
+function M.each_capture(it, check)
+  for _, name in ipairs(M.ls(M.samples, "%.pcapn?g?$")) do
+    it(name, function() check(M.samples .. "/" .. name, name) end)
+  end
+  if not M.have_shared() then
+    it("skipped: " .. M.shared .. " is absent", function() end)
+    return
+  end
+  for _, dir in ipairs({ M.shared, M.shared .. "/malformed" }) do
+    for _, name in ipairs(M.ls(dir, "%.p?cap[n]?g?$")) do
+      it(name, function() check(dir .. "/" .. name, name) end)
+    end
+  end
+end
+
 --- Output of a shell command (stdout), or nil when it failed to start.
 function M.capture(cmd)
   local p = io.popen(cmd, "r")

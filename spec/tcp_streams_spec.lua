@@ -79,16 +79,5 @@ describe("TCP sessions against tshark #tshark", function()
     it("skipped: tshark is not installed", function() end)
     return
   end
-  for _, name in ipairs(h.ls(h.samples, "%.pcapn?g?$")) do
-    it(name, function() check(h.samples .. "/" .. name, name) end)
-  end
-  if not h.have_shared() then
-    it("skipped: " .. h.shared .. " is absent", function() end)
-    return
-  end
-  for _, dir in ipairs({ h.shared, h.shared .. "/malformed" }) do
-    for _, name in ipairs(h.ls(dir, "%.p?cap[n]?g?$")) do
-      it(name, function() check(dir .. "/" .. name, name) end)
-    end
-  end
+  h.each_capture(it, check)
 end)
