@@ -1,6 +1,6 @@
 -- End to end: every capture in samples/ and, when present, every capture
 -- under ../shared/pcaps goes through lunatap with simple_capture and a
--- counting script. The number of "packet" events must equal what tcpdump
+-- counting script, and through tcp_trace and conn_log. The number of "packet" events must equal what tcpdump
 -- reports (tshark for pcapng files that libpcap refuses), and no capture may
 -- crash lunatap, trip a sanitizer or make a bundled script fail.
 --
@@ -62,6 +62,11 @@ local function check_capture(path)
     -- Neither oracle reads the file: lunatap must refuse it too.
     assert(got == 0 and r.code == 1, where .. "read a file no oracle reads")
   end
+  -- The session scripts run over every capture too, without failing.
+  local t = h.run({ "-r", path, "tcp_trace", "--json", "conn_log", "--json" })
+  assert(t.code == 0 or t.code == 1, where .. "tcp_trace/conn_log exit status " .. t.code .. "\n" .. t.err)
+  assert(not t.err:match("Sanitizer") and not t.err:match("runtime error"), where .. t.err)
+  assert(not t.err:match("error in "), where .. "a session script failed\n" .. t.err)
   -- simple_capture printed one line per packet (plus the COUNT line).
   local lines = 0
   for line in r.out:gmatch("[^\n]+") do
