@@ -3,6 +3,7 @@
 #include "dump.h"
 #include "filter.h"
 #include "lpacket.h"
+#include "lutil.h"
 #include "source.h"
 #include "track.h"
 
@@ -62,36 +63,30 @@ static void stop(lt_engine *e)
     uv_close((uv_handle_t *)&e->sigterm, NULL);
 }
 
-static void set_field(lua_State *L, const char *k, uint64_t v)
-{
-    lua_pushinteger(L, (lua_Integer)v);
-    lua_setfield(L, -2, k);
-}
-
 /* The statistics table of stats() and of the "done" event. */
 static void push_stats(lua_State *L, void *ud)
 {
     lt_engine *e = ud;
     const lt_host_stats *hs = &e->host->st;
     lua_createtable(L, 0, 24);
-    set_field(L, "packets", e->c.packets);
-    set_field(L, "bytes", e->c.bytes);
-    set_field(L, "passed", e->c.passed);
-    set_field(L, "filtered", e->c.filtered);
-    set_field(L, "truncated", e->c.truncated);
-    set_field(L, "invalid", e->c.invalid);
-    set_field(L, "written", e->c.written);
-    set_field(L, "not_written", e->c.not_written);
-    set_field(L, "lua_mem", e->host->mem);
-    set_field(L, "lua_mem_peak", e->host->mem_peak);
-    set_field(L, "lua_mem_limit", e->host->lim.mem);
-    set_field(L, "lua_calls", hs->calls);
-    set_field(L, "lua_errors", hs->errors);
-    set_field(L, "lua_budget_errors", hs->budget_errors);
-    set_field(L, "lua_memory_errors", hs->memory_errors);
-    set_field(L, "lua_disabled", hs->disabled);
-    set_field(L, "output_bytes", e->out.written);
-    set_field(L, "output_dropped", e->out.dropped);
+    lt_set_int(L, "packets", e->c.packets);
+    lt_set_int(L, "bytes", e->c.bytes);
+    lt_set_int(L, "passed", e->c.passed);
+    lt_set_int(L, "filtered", e->c.filtered);
+    lt_set_int(L, "truncated", e->c.truncated);
+    lt_set_int(L, "invalid", e->c.invalid);
+    lt_set_int(L, "written", e->c.written);
+    lt_set_int(L, "not_written", e->c.not_written);
+    lt_set_int(L, "lua_mem", e->host->mem);
+    lt_set_int(L, "lua_mem_peak", e->host->mem_peak);
+    lt_set_int(L, "lua_mem_limit", e->host->lim.mem);
+    lt_set_int(L, "lua_calls", hs->calls);
+    lt_set_int(L, "lua_errors", hs->errors);
+    lt_set_int(L, "lua_budget_errors", hs->budget_errors);
+    lt_set_int(L, "lua_memory_errors", hs->memory_errors);
+    lt_set_int(L, "lua_disabled", hs->disabled);
+    lt_set_int(L, "output_bytes", e->out.written);
+    lt_set_int(L, "output_dropped", e->out.dropped);
     if (e->track)
         lt_track_stats(e->track, L);
     if (e->input_error[0]) {

@@ -1,6 +1,8 @@
 #include "lbuffer.h"
 
 #include <lauxlib.h>
+
+#include "lutil.h"
 #include <string.h>
 
 /* Accessor codes: width in bytes, signedness, byte order. */
@@ -209,10 +211,7 @@ void lt_buffer_open(lua_State *L)
     lua_setfield(L, -2, "__tostring");
     lua_pushcfunction(L, buf_eq);
     lua_setfield(L, -2, "__eq");
-    lua_pushliteral(L, "buffer");
-    lua_setfield(L, -2, "__name");
-    lua_pushboolean(L, 0);
-    lua_setfield(L, -2, "__metatable");
+    lt_seal_metatable(L, "buffer");
     luaL_newlib(L, methods);
     for (size_t i = 0; i < NACCESSORS; i++) {
         lua_pushinteger(L, (lua_Integer)i);

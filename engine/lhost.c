@@ -319,6 +319,18 @@ static void remove_handler(lt_host *h, lt_event *ev, lt_handler *hd)
     luaL_unref(h->L, LUA_REGISTRYINDEX, hd->fn_ref);
     hd->fn_ref = LUA_NOREF;
     ev->active--;
+    h->nhandlers--;
+}
+
+/* Drops removed handlers, keeping the order of the others. Not while the
+ * event is being dispatched: its loop walks the array by index. */
+static void compact(lt_event *e)
+{
+    int n = 0;
+    for (int i = 0; i < e->n; i++)
+        if (e->v[i].fn_ref != LUA_NOREF)
+            e->v[n++] = e->v[i];
+    e->n = n;
 }
 
 int lt_host_dispatch(lt_host *h, int ev, int nargs)
@@ -327,6 +339,7 @@ int lt_host_dispatch(lt_host *h, int ev, int nargs)
     lt_event *e = &h->events[ev];
     int failed = 0, first = lua_gettop(L) - nargs + 1;
     luaL_checkstack(L, nargs + 2, "dispatch");
+    e->busy++;
     for (int i = 0, n = e->n; i < n; i++) {
         lt_handler *hd = &e->v[i];
         if (hd->fn_ref == LUA_NOREF)
@@ -349,6 +362,7 @@ int lt_host_dispatch(lt_host *h, int ev, int nargs)
             h->st.disabled++;
         }
     }
+    e->busy--;
     lua_pop(L, nargs);
     return failed;
 }
@@ -366,6 +380,8 @@ static int api_on(lua_State *L)
     if (h->nhandlers >= LT_MAX_HANDLERS)
         return luaL_error(L, "on: too many handlers (limit %d)", LT_MAX_HANDLERS);
     lt_event *e = &h->events[id];
+    if (e->n == e->cap && !e->busy && e->active < e->n)
+        compact(e); /* on/off in a loop must not grow the array for ever */
     if (e->n == e->cap) {
         int cap = e->cap ? e->cap * 2 : 4;
         lt_handler *v = realloc(e->v, (size_t)cap * sizeof *v);
@@ -390,10 +406,8 @@ static int api_off(lua_State *L)
     lt_host *h = lt_host_from(L);
     lt_event *e;
     lt_handler *hd = find_handle(h, luaL_checkinteger(L, 1), &e);
-    if (hd) {
+    if (hd)
         remove_handler(h, e, hd);
-        h->nhandlers--;
-    }
     lua_pushboolean(L, hd != NULL);
     return 1;
 }

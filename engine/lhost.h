@@ -62,6 +62,7 @@ typedef struct lt_event {
     lt_handler *v;
     int n, cap;
     int active;             /* handlers not removed or disabled */
+    int busy;               /* dispatches of this event under way */
 } lt_event;
 
 typedef struct lt_script {

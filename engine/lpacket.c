@@ -2,6 +2,7 @@
 #include "decode.h"
 #include "lbuffer.h"
 #include "lhost.h"
+#include "lutil.h"
 
 #include <lauxlib.h>
 #include <stdio.h>
@@ -348,18 +349,13 @@ static void new_mt(lua_State *L, const char *name, int keys)
     lua_setfield(L, -2, "__newindex");
     lua_pushcfunction(L, obj_tostring);
     lua_setfield(L, -2, "__tostring");
-    lua_pushboolean(L, 0);
-    lua_setfield(L, -2, "__metatable");
+    lt_seal_metatable(L, name);
     lua_pop(L, 1);
 }
 
 void lt_packet_open(lua_State *L)
 {
-    lua_createtable(L, 0, F_COUNT);
-    for (int i = 1; i < F_COUNT; i++) {
-        lua_pushinteger(L, i);
-        lua_setfield(L, -2, field_names[i]);
-    }
+    lt_push_name_codes(L, field_names, F_COUNT);
     int keys = lua_gettop(L);
     new_mt(L, PACKET_MT, keys);
     new_mt(L, LAYER_MT, keys);

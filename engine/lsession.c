@@ -1,5 +1,6 @@
 #include "lsession.h"
 #include "decode.h"
+#include "lutil.h"
 #include "tcp.h"
 
 #include <lauxlib.h>
@@ -179,21 +180,14 @@ static int session_tostring(lua_State *L)
 void lt_session_open(lua_State *L)
 {
     luaL_newmetatable(L, SESSION_MT);
-    lua_createtable(L, 0, S_COUNT);
-    for (int i = 1; i < S_COUNT; i++) {
-        lua_pushinteger(L, i);
-        lua_setfield(L, -2, names[i]);
-    }
+    lt_push_name_codes(L, names, S_COUNT);
     lua_pushcclosure(L, session_index, 1);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, session_newindex);
     lua_setfield(L, -2, "__newindex");
     lua_pushcfunction(L, session_tostring);
     lua_setfield(L, -2, "__tostring");
-    lua_pushliteral(L, "session");
-    lua_setfield(L, -2, "__name");
-    lua_pushboolean(L, 0);
-    lua_setfield(L, -2, "__metatable");
+    lt_seal_metatable(L, "session");
     lua_pop(L, 1);
 }
 

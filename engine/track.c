@@ -1,4 +1,5 @@
 #include "track.h"
+#include "lutil.h"
 #include "lbuffer.h"
 #include "lsession.h"
 
@@ -294,42 +295,36 @@ void lt_track_finish(lt_track *t)
     lt_flow_end_all(t->flows, LT_FLOW_SHUTDOWN);
 }
 
-static void set_field(lua_State *L, const char *k, uint64_t v)
-{
-    lua_pushinteger(L, (lua_Integer)v);
-    lua_setfield(L, -2, k);
-}
-
 void lt_track_stats(lt_track *t, lua_State *L)
 {
     const lt_flow_stats *fs = lt_flow_stats_get(t->flows);
-    set_field(L, "sessions", fs->active);
-    set_field(L, "sessions_total", fs->created);
-    set_field(L, "session_timeouts", fs->timeouts);
-    set_field(L, "session_evictions", fs->evictions);
-    set_field(L, "sessions_refused", fs->refused);
-    set_field(L, "flow_mem", fs->mem);
-    set_field(L, "flow_mem_peak", fs->mem_peak);
+    lt_set_int(L, "sessions", fs->active);
+    lt_set_int(L, "sessions_total", fs->created);
+    lt_set_int(L, "session_timeouts", fs->timeouts);
+    lt_set_int(L, "session_evictions", fs->evictions);
+    lt_set_int(L, "sessions_refused", fs->refused);
+    lt_set_int(L, "flow_mem", fs->mem);
+    lt_set_int(L, "flow_mem_peak", fs->mem_peak);
     const lt_tcp_stats *ts = &t->tcp.st;
-    set_field(L, "tcp_sessions", ts->sessions);
-    set_field(L, "tcp_retransmits", ts->retransmits);
-    set_field(L, "tcp_out_of_order", ts->out_of_order);
-    set_field(L, "tcp_overlaps", ts->overlaps);
-    set_field(L, "tcp_gaps", ts->gaps);
-    set_field(L, "tcp_gap_bytes", ts->gap_bytes);
-    set_field(L, "tcp_queue_full", ts->queue_full);
-    set_field(L, "tcp_resets", ts->resets);
-    set_field(L, "tcp_ignored_resets", ts->ignored_resets);
-    set_field(L, "reassembly_mem", ts->queued);
-    set_field(L, "reassembly_mem_peak", ts->queued_peak);
+    lt_set_int(L, "tcp_sessions", ts->sessions);
+    lt_set_int(L, "tcp_retransmits", ts->retransmits);
+    lt_set_int(L, "tcp_out_of_order", ts->out_of_order);
+    lt_set_int(L, "tcp_overlaps", ts->overlaps);
+    lt_set_int(L, "tcp_gaps", ts->gaps);
+    lt_set_int(L, "tcp_gap_bytes", ts->gap_bytes);
+    lt_set_int(L, "tcp_queue_full", ts->queue_full);
+    lt_set_int(L, "tcp_resets", ts->resets);
+    lt_set_int(L, "tcp_ignored_resets", ts->ignored_resets);
+    lt_set_int(L, "reassembly_mem", ts->queued);
+    lt_set_int(L, "reassembly_mem_peak", ts->queued_peak);
     const lt_defrag_stats *ds = lt_defrag_stats_get(t->defrag);
-    set_field(L, "fragments", ds->fragments);
-    set_field(L, "fragments_reassembled", ds->reassembled);
-    set_field(L, "fragments_dropped", ds->dropped);
-    set_field(L, "fragment_timeouts", ds->timeouts);
-    set_field(L, "fragment_overlaps", ds->overlaps);
-    set_field(L, "defrag_mem", ds->mem);
-    set_field(L, "untracked", t->untracked);
+    lt_set_int(L, "fragments", ds->fragments);
+    lt_set_int(L, "fragments_reassembled", ds->reassembled);
+    lt_set_int(L, "fragments_dropped", ds->dropped);
+    lt_set_int(L, "fragment_timeouts", ds->timeouts);
+    lt_set_int(L, "fragment_overlaps", ds->overlaps);
+    lt_set_int(L, "defrag_mem", ds->mem);
+    lt_set_int(L, "untracked", t->untracked);
 }
 
 void lt_track_free(lt_track *t)
