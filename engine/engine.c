@@ -1,5 +1,6 @@
 #include "engine.h"
 #include "decode.h"
+#include "dissect.h"
 #include "dump.h"
 #include "filter.h"
 #include "lpacket.h"
@@ -7,6 +8,8 @@
 #include "source.h"
 #include "track.h"
 
+#include <dirent.h>
+#include <limits.h>
 #include <lauxlib.h>
 #include <signal.h>
 #include <stdio.h>
@@ -209,6 +212,91 @@ static int open_input(lt_engine *e)
     return LT_EXIT_OK;
 }
 
+/* output_is_tty() -> true when standard output is a terminal (colour). */
+static int api_output_is_tty(lua_State *L)
+{
+    lt_engine *e = lua_touserdata(L, lua_upvalueindex(1));
+    lua_pushboolean(L, e->out.tty);
+    return 1;
+}
+
+/* The engine's globals in every script and module environment. */
+static void engine_env(lua_State *L, int env, int script, void *ud)
+{
+    lt_engine *e = ud;
+    lt_dissect_env(lt_track_dissect(e->track), L, env, script);
+    lua_pushlightuserdata(L, e);
+    lua_pushcclosure(L, api_output_is_tty, 1);
+    lua_setfield(L, env, "output_is_tty");
+}
+
+/* require("lunatap.config"): the settings dissectors and scripts read. */
+static void preload_config(lt_engine *e)
+{
+    lua_State *L = e->host->L;
+    int g = lt_host_unguard(e->host);
+    lua_createtable(L, 0, 2);
+    lt_set_int(L, "max_body", (uint64_t)16 << 20); /* TODO cfg->max_body */
+    lt_host_guard(e->host, g);
+    lt_host_preload(e->host, "lunatap.config");
+}
+
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+    return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int is_lua_file(const struct dirent *d)
+{
+    size_t n = strlen(d->d_name);
+    return d->d_name[0] != '.' && n > 4 && strcmp(d->d_name + n - 4, ".lua") == 0;
+}
+
+/* True when `path` is one of the scripts named on the command line: a
+ * script kept next to the user's dissectors runs once, as a script. */
+static int is_named_script(const lt_engine *e, const char *path)
+{
+    char a[PATH_MAX], b[PATH_MAX];
+    if (!realpath(path, a))
+        return 0;
+    for (int i = 0; i < e->cfg->nscripts; i++)
+        if (realpath(e->cfg->scripts[i].path, b) && strcmp(a, b) == 0)
+            return 1;
+    return 0;
+}
+
+/* Loads every *.lua directly in `dir` as a dissector, in name order.
+ * `label` is how they are reported ("dissectors" for the bundled ones). */
+static int load_dissector_dir(lt_engine *e, const char *dir, const char *label)
+{
+    struct dirent **list;
+    int n = scandir(dir, &list, is_lua_file, by_name);
+    if (n < 0) {
+        fprintf(stderr, "lunatap: -L %s: cannot read the directory\n", dir);
+        return LT_EXIT_USAGE;
+    }
+    int rc = LT_EXIT_OK;
+    for (int i = 0; i < n; i++) {
+        char path[4096], name[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, list[i]->d_name);
+        snprintf(name, sizeof name, "%s/%s", label, list[i]->d_name);
+        if (rc == LT_EXIT_OK && !is_named_script(e, path) &&
+            lt_host_load_script(e->host, path, name, 0, NULL) != 0)
+            rc = LT_EXIT_USAGE;
+        free(list[i]);
+    }
+    free(list);
+    return rc;
+}
+
+static int load_dissectors(lt_engine *e, const char *bundled)
+{
+    int rc = load_dissector_dir(e, bundled, "dissectors");
+    for (int i = 0; i < e->cfg->nlibdirs && rc == LT_EXIT_OK; i++)
+        rc = load_dissector_dir(e, e->cfg->libdirs[i], e->cfg->libdirs[i]);
+    return rc;
+}
+
 static int load_scripts(lt_engine *e)
 {
     char lua_dir[4096], diss_dir[4096];
@@ -238,6 +326,12 @@ static int load_scripts(lt_engine *e)
         fprintf(stderr, "lunatap: cannot set up session tracking\n");
         return LT_EXIT_BAD_INPUT;
     }
+    e->host->env_fn = engine_env;
+    e->host->env_ud = e;
+    preload_config(e);
+    int drc = load_dissectors(e, diss_dir);
+    if (drc != LT_EXIT_OK)
+        return drc;
     for (int i = 0; i < e->cfg->nscripts; i++) {
         const lt_script_arg *s = &e->cfg->scripts[i];
         int rc = lt_host_load_script(e->host, s->path, s->name, s->argc, s->argv);

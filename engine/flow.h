@@ -50,8 +50,9 @@ typedef struct lt_flow {
     uint64_t payload[2];            /* transport payload bytes seen, per direction */
     uint8_t client;                 /* key endpoint (0 or 1) that is the client */
     uint8_t fclass;
-    uint8_t flags;                  /* owner's use */
-    void *ext;                      /* owner's per-flow state */
+    uint8_t flags;                  /* the dissector framework's (dissect.c) */
+    void *ext;                      /* owner's per-flow state (TCP tracker) */
+    void *dis;                      /* dissector state (dissect.c), or NULL */
     int lua_ref;                    /* owner's Lua object, or LUA_NOREF (-2) */
 } lt_flow;
 

@@ -185,10 +185,14 @@ static const char *script_name(const lt_host *h, int script)
     return script >= 0 && script < h->nscripts ? h->scripts[script].name : "lunatap";
 }
 
-/* Reports the error on top of the stack once per script and event. */
-static void report(lt_host *h, int script, const char *what, int status)
+const char *lt_host_script_name(const lt_host *h, int script)
 {
-    lua_State *L = h->L;
+    return script_name(h, script);
+}
+
+/* Reports the error on top of the stack once per script and event. */
+static void report(lt_host *h, lua_State *L, int script, const char *what, int status)
+{
     const char *msg = lua_tostring(L, -1);
     if (!msg)
         msg = status == LUA_ERRMEM ? "not enough memory" : "error in error handling";
@@ -209,6 +213,13 @@ static void report(lt_host *h, int script, const char *what, int status)
     lua_pop(L, 1);
 }
 
+void lt_host_report(lt_host *h, int script, const char *what, const char *msg)
+{
+    lua_pushstring(h->L, msg);
+    report(h, h->L, script, what, LUA_ERRRUN);
+    lua_pop(h->L, 1);
+}
+
 static int is_exit_request(lt_host *h, lua_State *L)
 {
     if (!h->allow_exit || lua_type(L, -1) != LUA_TTABLE)
@@ -219,56 +230,115 @@ static int is_exit_request(lt_host *h, lua_State *L)
     return yes;
 }
 
-int lt_host_call(lt_host *h, int nargs, int script, const char *what)
+/* What a callback nested in another must give back to its caller. */
+typedef struct budget_frame {
+    int outer;
+    uint64_t saved_insns, saved_t0, refused;
+} budget_frame;
+
+static budget_frame budget_enter(lt_host *h)
 {
-    lua_State *L = h->L;
-    int base = lua_gettop(L) - nargs;
-    lua_pushcfunction(L, msgh);
-    lua_insert(L, base);
-    int outer = h->depth > 0;
-    uint64_t saved_insns = h->insns, saved_t0 = h->t0_ns, refused = h->st.mem_refused;
-    if (!outer)
+    budget_frame fr = { h->depth > 0, h->insns, h->t0_ns, h->st.mem_refused };
+    if (!fr.outer)
         budget_reset(h, 0);
     h->depth++;
     h->st.calls++;
-    int status = lua_pcall(L, nargs, 0, base);
-    h->depth--;
-    /* From here on the host allocates outside protected mode. */
-    int g = lt_host_unguard(h);
-    if (status == LUA_OK && h->over && !outer) {
+    return fr;
+}
+
+/* Classifies, counts and reports the end of a callback (its error message,
+ * if any, on top of the host's stack) and settles the budget. Returns the
+ * status, turned into an error when the script caught an overrun. */
+static int budget_leave(lt_host *h, lua_State *L, const budget_frame *fr, int status,
+                        int script, const char *what)
+{
+    int failed = status != LUA_OK && status != LUA_YIELD;
+    if (!failed && h->over && !fr->outer) {
         /* The script caught the overrun (a coroutine's resume, say): it is
          * a failure all the same. */
         lua_pushfstring(L, "instruction budget exceeded (limit %I instructions, %d ms per "
                            "callback; the script caught the error)",
                         (lua_Integer)h->lim.insns, (int)h->lim.ms);
         status = LUA_ERRRUN;
+        failed = 1;
     }
-    int exit_request = status != LUA_OK && is_exit_request(h, L);
-    if (status != LUA_OK && !exit_request) {
+    if (failed) {
         h->st.errors++;
-        if (status == LUA_ERRMEM || h->st.mem_refused != refused)
+        if (status == LUA_ERRMEM || h->st.mem_refused != fr->refused)
             h->st.memory_errors++;
         if (h->over)
             h->st.budget_errors++;
-        report(h, script, what, status);
+        report(h, L, script, what, status);
     }
-    if (!outer) {
+    if (!fr->outer) {
         h->over = 0;
-        lua_sethook(L, budget_hook, LUA_MASKCOUNT, HOOK_EVERY);
+        lua_sethook(h->L, budget_hook, LUA_MASKCOUNT, HOOK_EVERY);
         /* What the failed callback left behind (a memory bomb's garbage)
          * must not starve the callbacks after it. */
-        if (h->st.mem_refused != refused)
+        if (h->st.mem_refused != fr->refused)
             lua_gc(L, LUA_GCCOLLECT, 0);
     } else {
-        h->insns = saved_insns > h->insns ? saved_insns : h->insns;
-        h->t0_ns = saved_t0;
+        h->insns = fr->saved_insns > h->insns ? fr->saved_insns : h->insns;
+        h->t0_ns = fr->saved_t0;
     }
+    return status;
+}
+
+/* Calls on thread L: the host's main thread, or a dissector's coroutine
+ * emitting an event (its handlers run on its stack). */
+static int call_on(lt_host *h, lua_State *L, int nargs, int nresults, int script,
+                   const char *what)
+{
+    int base = lua_gettop(L) - nargs;
+    lua_pushcfunction(L, msgh);
+    lua_insert(L, base);
+    budget_frame fr = budget_enter(h);
+    int status = lua_pcall(L, nargs, nresults, base);
+    h->depth--;
+    /* From here on the host allocates outside protected mode. */
+    int g = lt_host_unguard(h);
+    int exit_request = status != LUA_OK && is_exit_request(h, L);
+    if (!exit_request)
+        status = budget_leave(h, L, &fr, status, script, what);
     lt_host_guard(h, g);
     if (exit_request) {
         lua_remove(L, base); /* msgh; the request stays on top */
         return LT_CALL_EXIT_REQUEST;
     }
+    if (status == LUA_OK) {
+        lua_remove(L, base); /* msgh; the results stay */
+        return status;
+    }
     lua_settop(L, base - 1);
+    return status;
+}
+
+int lt_host_call_r(lt_host *h, int nargs, int nresults, int script, const char *what)
+{
+    return call_on(h, h->L, nargs, nresults, script, what);
+}
+
+int lt_host_call(lt_host *h, int nargs, int script, const char *what)
+{
+    return call_on(h, h->L, nargs, 0, script, what);
+}
+
+int lt_host_resume(lt_host *h, lua_State *co, int nargs, int script, const char *what)
+{
+    budget_frame fr = budget_enter(h);
+    int nres = 0;
+    int status = lua_resume(co, h->L, nargs, &nres);
+    h->depth--;
+    int g = lt_host_unguard(h);
+    if (status == LUA_OK || status == LUA_YIELD) {
+        lua_pop(co, nres);
+    } else {
+        /* The coroutine's stack is still there: trace it from the host. */
+        const char *msg = lua_tostring(co, -1);
+        luaL_traceback(h->L, co, msg ? msg : "(error object is not a string)", 0);
+    }
+    status = budget_leave(h, h->L, &fr, status, script, what);
+    lt_host_guard(h, g);
     return status;
 }
 
@@ -320,6 +390,7 @@ static void remove_handler(lt_host *h, lt_event *ev, lt_handler *hd)
     hd->fn_ref = LUA_NOREF;
     ev->active--;
     h->nhandlers--;
+    h->handler_gen++;
 }
 
 /* Drops removed handlers, keeping the order of the others. Not while the
@@ -333,9 +404,8 @@ static void compact(lt_event *e)
     e->n = n;
 }
 
-int lt_host_dispatch(lt_host *h, int ev, int nargs)
+static int dispatch_on(lt_host *h, lua_State *L, int ev, int nargs)
 {
-    lua_State *L = h->L;
     lt_event *e = &h->events[ev];
     int failed = 0, first = lua_gettop(L) - nargs + 1;
     luaL_checkstack(L, nargs + 2, "dispatch");
@@ -348,7 +418,7 @@ int lt_host_dispatch(lt_host *h, int ev, int nargs)
         for (int a = 0; a < nargs; a++)
             lua_pushvalue(L, first + a);
         int script = hd->script;
-        int status = lt_host_call(h, nargs, script, e->name);
+        int status = call_on(h, L, nargs, 0, script, e->name);
         hd = &e->v[i]; /* on() inside a handler may have moved the array */
         if (status == LUA_OK) {
             hd->failures = 0;
@@ -365,6 +435,11 @@ int lt_host_dispatch(lt_host *h, int ev, int nargs)
     e->busy--;
     lua_pop(L, nargs);
     return failed;
+}
+
+int lt_host_dispatch(lt_host *h, int ev, int nargs)
+{
+    return dispatch_on(h, h->L, ev, nargs);
 }
 
 /* on(event, fn) -> handle */
@@ -396,6 +471,7 @@ static int api_on(lua_State *L)
                         .id = ++h->next_handle };
     e->active++;
     h->nhandlers++;
+    h->handler_gen++;
     lua_pushinteger(L, hd->id);
     return 1;
 }
@@ -421,8 +497,20 @@ static int api_emit(lua_State *L)
     if (id < 0)
         return luaL_error(L, "emit: too many distinct events (limit %d)", LT_MAX_EVENTS);
     if (lt_host_wants(h, id))
-        lt_host_dispatch(h, id, lua_gettop(L) - 1);
+        dispatch_on(h, L, id, lua_gettop(L) - 1);
     return 0;
+}
+
+/* wants(event) -> true when some handler is registered for it */
+static int api_wants(lua_State *L)
+{
+    lt_host *h = lt_host_from(L);
+    const char *name = luaL_checkstring(L, 1);
+    lua_getfield(L, LUA_REGISTRYINDEX, REG_EVENTS);
+    int known = lua_getfield(L, -1, name) == LUA_TNUMBER;
+    int id = known ? (int)lua_tointeger(L, -1) : -1;
+    lua_pushboolean(L, known && lt_host_wants(h, id));
+    return 1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -650,7 +738,8 @@ static void push_env(lt_host *h, int script)
     static const luaL_Reg api[] = {
         { "print", api_print }, { "collectgarbage", api_collectgarbage },
         { "off", api_off }, { "emit", api_emit }, { "json", lt_json_api },
-        { "buffer", lt_buffer_api_new }, { "stats", api_stats }, { NULL, NULL },
+        { "buffer", lt_buffer_api_new }, { "stats", api_stats }, { "wants", api_wants },
+        { NULL, NULL },
     };
     lua_pushvalue(L, env);
     luaL_setfuncs(L, api, 0);
@@ -662,6 +751,8 @@ static void push_env(lt_host *h, int script)
     lua_setfield(L, env, "require");
     lua_pushvalue(L, env);
     lua_setfield(L, env, "_G");
+    if (h->env_fn)
+        h->env_fn(L, env, script, h->env_ud);
     lua_pop(L, 1);
 }
 
@@ -836,6 +927,15 @@ static int api_require(lua_State *L)
     lua_pushvalue(L, -1);
     lua_setfield(L, -3, name);
     return 1;
+}
+
+void lt_host_preload(lt_host *h, const char *name)
+{
+    lua_State *L = h->L;
+    lua_getfield(L, LUA_REGISTRYINDEX, REG_LOADED);
+    lua_insert(L, -2);
+    lua_setfield(L, -2, name);
+    lua_pop(L, 1);
 }
 
 /* ------------------------------------------------------------------ */

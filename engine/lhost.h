@@ -79,6 +79,10 @@ typedef struct lt_host_stats {
 /* Pushes the engine's statistics table (for stats() and "done"). */
 typedef void (*lt_stats_fn)(lua_State *L, void *ud);
 
+/* Adds the engine's own globals to a fresh environment (the table at
+ * index env) of `script` (-1 for a module). */
+typedef void (*lt_env_fn)(lua_State *L, int env, int script, void *ud);
+
 typedef struct lt_host {
     lua_State *L;
     lt_limits lim;
@@ -110,6 +114,9 @@ typedef struct lt_host {
     lt_host_stats st;
     lt_stats_fn stats_fn;
     void *stats_ud;
+    lt_env_fn env_fn;
+    void *env_ud;
+    uint32_t handler_gen;   /* moves on whenever a handler comes or goes */
 } lt_host;
 
 /* lt_host_call()'s result when a main chunk's options() asked to print
@@ -146,6 +153,26 @@ int lt_host_dispatch(lt_host *h, int ev, int nargs);
  * (the error already reported and counted). An overrun of the budget that
  * the script caught itself still counts as a failure. */
 int lt_host_call(lt_host *h, int nargs, int script, const char *what);
+
+/* lt_host_call() keeping `nresults` results on the stack on success. */
+int lt_host_call_r(lt_host *h, int nargs, int nresults, int script, const char *what);
+
+/* Resumes the coroutine `co` (nargs values on its stack) under the same
+ * budget, counting and reporting as lt_host_call(). Returns LUA_OK when it
+ * finished, LUA_YIELD when it is suspended, else the error status (already
+ * reported; the message is left on top of the host's stack, pop it). An
+ * overrun the coroutine caught is an error all the same. */
+int lt_host_resume(lt_host *h, lua_State *co, int nargs, int script, const char *what);
+
+/* Makes the value on top of the stack (popped) the module `name`, so
+ * require(name) returns it without looking for a file. */
+void lt_host_preload(lt_host *h, const char *name);
+
+/* Reports `msg` once per script and `what` on stderr, as for errors. */
+void lt_host_report(lt_host *h, int script, const char *what, const char *msg);
+
+/* The name a script is reported under. */
+const char *lt_host_script_name(const lt_host *h, int script);
 
 /* The engine's own pushes (event arguments, the statistics table) happen
  * outside any protected call, where a refused allocation would be a Lua

@@ -1,6 +1,7 @@
 #include "track.h"
 #include "lutil.h"
 #include "lbuffer.h"
+#include "dissect.h"
 #include "lsession.h"
 
 #include <lauxlib.h>
@@ -41,6 +42,7 @@ struct lt_track {
     lt_flow_table *flows;
     lt_tcp_tracker tcp;
     lt_defrag *defrag;
+    lt_dissect *dis;
     int ev[EV_COUNT];
     double now;
     lt_frame inner_frame;  /* a reassembled datagram, as a raw IP frame */
@@ -105,7 +107,17 @@ static void fire_bytes(lt_track *t, int ev, lt_flow *f, int dir, const uint8_t *
 
 static void on_tcp_data(void *ud, lt_flow *f, int dir, const uint8_t *p, uint32_t n)
 {
-    fire_bytes(ud, EV_TCP_DATA, f, dir, p, n);
+    lt_track *t = ud;
+    fire_bytes(t, EV_TCP_DATA, f, dir, p, n);
+    const lt_tcp_conn *c = f->ext;
+    lt_dissect_tcp_data(t->dis, f, dir, p, n, t->now, c->midstream);
+}
+
+/* Dissectors see the end of their streams before scripts see tcp.end. */
+static void fire_tcp_end(lt_track *t, lt_flow *f)
+{
+    lt_dissect_tcp_end(t->dis, f);
+    fire(t, EV_TCP_END, f, 0, 1, 0);
 }
 
 static void on_tcp_event(void *ud, lt_flow *f, int tev, int dir, uint64_t arg)
@@ -122,10 +134,16 @@ static void on_tcp_event(void *ud, lt_flow *f, int tev, int dir, uint64_t arg)
         fire(t, EV_TCP_RESET, f, dir, 2, 0);
         return;
     }
-    if (ev == EV_TCP_END || ev == EV_TCP_ESTABLISHED) {
+    if (ev == EV_TCP_END) {
+        fire_tcp_end(t, f);
+        return;
+    }
+    if (ev == EV_TCP_ESTABLISHED) {
         fire(t, ev, f, dir, 1, 0);
         return;
     }
+    if (ev == EV_TCP_GAP)
+        lt_dissect_tcp_gap(t->dis, f, dir, arg);
     fire(t, ev, f, dir, tcp_events[tev].with_arg ? 3 : 2, arg);
 }
 
@@ -140,11 +158,12 @@ static void on_flow_end(void *ud, lt_flow *f, int reason)
             c->ended = 1;
             if (reason == LT_FLOW_TIMEOUT)
                 fire(t, EV_TCP_TIMEOUT, f, 0, 1, 0);
-            fire(t, EV_TCP_END, f, 0, 1, 0);
+            fire_tcp_end(t, f);
         }
     } else if (f->key.proto == 17) {
         fire(t, EV_UDP_END, f, 0, 1, 0);
     }
+    lt_dissect_release(t->dis, f);
     lt_session_release(t->h->L, f);
     if (f->key.proto == 6)
         lt_tcp_detach(&t->tcp, f);
@@ -189,7 +208,8 @@ lt_track *lt_track_new(lt_host *h, const lt_track_config *cfg)
         }
     t->flows = lt_flow_table_new(&cfg->flow, on_flow_end, t);
     t->defrag = lt_defrag_new(&cfg->defrag);
-    if (!t->flows || !t->defrag) {
+    t->dis = t->flows ? lt_dissect_new(h, t->flows) : NULL;
+    if (!t->flows || !t->defrag || !t->dis) {
         lt_track_free(t);
         return NULL;
     }
@@ -213,6 +233,12 @@ static int class_of(const lt_flow *f)
     if (c->state < LT_TCP_ESTABLISHED && !c->midstream)
         return LT_FC_TCP_OPENING;
     return c->state <= LT_TCP_ESTABLISHED ? LT_FC_TCP_ESTABLISHED : LT_FC_TCP_CLOSING;
+}
+
+static void deliver_datagram(lt_track *t, lt_flow *f, int dir, const uint8_t *p, uint32_t n)
+{
+    fire_bytes(t, EV_UDP_DATAGRAM, f, dir, p, n);
+    lt_dissect_udp(t->dis, f, dir, p, n);
 }
 
 static int trackable(const lt_packet *p)
@@ -259,7 +285,7 @@ static void track_transport(lt_track *t, const lt_packet *p)
     if (p->l4 == LT_L4_TCP)
         lt_tcp_packet(&t->tcp, f, dir, p, t->now);
     else
-        fire_bytes(t, EV_UDP_DATAGRAM, f, dir, p->frame->data + p->payload_off, p->payload_len);
+        deliver_datagram(t, f, dir, p->frame->data + p->payload_off, p->payload_len);
     lt_flow_touch(t->flows, f, class_of(f), t->now);
 }
 
@@ -325,6 +351,12 @@ void lt_track_stats(lt_track *t, lua_State *L)
     lt_set_int(L, "fragment_overlaps", ds->overlaps);
     lt_set_int(L, "defrag_mem", ds->mem);
     lt_set_int(L, "untracked", t->untracked);
+    lt_dissect_stats(t->dis, L);
+}
+
+lt_dissect *lt_track_dissect(lt_track *t)
+{
+    return t->dis;
 }
 
 void lt_track_free(lt_track *t)
@@ -333,5 +365,6 @@ void lt_track_free(lt_track *t)
         return;
     lt_flow_table_free(t->flows);
     lt_defrag_free(t->defrag);
+    lt_dissect_free(t->dis);
     free(t);
 }

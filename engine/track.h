@@ -49,4 +49,7 @@ void lt_track_stats(lt_track *t, lua_State *L);
 
 void lt_track_free(lt_track *t);
 
+/* The dissector framework fed by this tracker. */
+struct lt_dissect *lt_track_dissect(lt_track *t);
+
 #endif
