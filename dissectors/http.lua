@@ -53,8 +53,8 @@ local function trim(v)
 end
 
 local function looks_like_request(p)
-  local m = p:match("^([%u%-]+) ")
-  return m ~= nil and METHODS[m] == true
+  local m = p:match("^([%a%-_]+)[ \r\n]") or (#p < 16 and p:match("^([%a%-_]+)$"))
+  return m ~= nil and METHODS[m:upper()] == true
 end
 
 local function looks_like_response(p)
@@ -242,11 +242,11 @@ local function read_body(s, msg, how, n, session)
   return complete
 end
 
+-- A request's Transfer-Encoding that does not end in chunked is an error
+-- for a server (RFC 9112 6.3); a passive reader, like tshark, goes on with
+-- Content-Length or no body.
 local function request_framing(headers)
-  if headers["transfer-encoding"] then
-    if is_chunked(headers) then return "chunked" end
-    error("request Transfer-Encoding without chunked", 0)
-  end
+  if is_chunked(headers) then return "chunked" end
   local n = content_length(headers)
   if n then return "length", n end
   return nil
@@ -264,12 +264,24 @@ local function response_framing(res, req)
   return "close"
 end
 
+-- "METHOD URI HTTP/1.1"; like tshark, also a line without the version
+-- (HTTP/0.9, or a broken client) and a known method alone.
+local function parse_request_line(line)
+  local method, uri, version = line:match("^([!#-'*+%-.^-z|~%w]+) +(%S*) *(%S*)$")
+  if not method then
+    method = line:match("^[%a%-_]+$")
+    if not method or not METHODS[method:upper()] then return nil end
+    return method, "", nil
+  end
+  return method, uri, version ~= "" and version or nil
+end
+
 -- One request; returns what the client side does next.
 local function client_message(s, state)
   local ts = s:peek(1) and s:ts()
   local line, headers, list = read_head(s)
   if not line then return "end" end
-  local method, uri, version = line:match("^(%S+) (%S+) (HTTP/%d%.%d)$")
+  local method, uri, version = parse_request_line(line)
   if not method then error(("not an HTTP request line: %q"):format(line:sub(1, 80)), 0) end
   state.nreq = state.nreq + 1
   local req = new_message({ method = method, uri = uri, version = version, ts = ts,
@@ -387,10 +399,15 @@ local function stream(s, dir, state)
   end
 end
 
+-- The first bytes of either side; "swap" when the side the tracker took
+-- for the client (without a SYN: the higher port) is the HTTP server.
 local function detect(buf, dir)
   local head = buf:bytes(0, math.min(#buf, 16))
-  if dir == "client" then return looks_like_request(head) end
-  return looks_like_response(head)
+  local request, response = looks_like_request(head), looks_like_response(head)
+  if dir == "client" then
+    return request or (response and "swap")
+  end
+  return response or (request and "swap")
 end
 
 dissector {

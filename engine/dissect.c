@@ -37,6 +37,7 @@ typedef struct dsession {
     lt_dissect *x;
     lt_flow *f;
     int d;                      /* dissector index */
+    int swap;                   /* the tracker's client is the protocol's server */
     int stopped, ended;
     int state_ref;
     int stream_ref[2];
@@ -98,9 +99,13 @@ static void refresh(lt_dissect *x)
     x->computed = 1;
 }
 
-static int port_dissector(const lt_dissect *x, const int8_t *table, const lt_flow *f)
+/* The dissector registered for the server's port, else for the client's
+ * (then *swap: a session picked up mid-stream may have its sides guessed
+ * the wrong way round). */
+static int port_dissector(const lt_dissect *x, const int8_t *table, const lt_flow *f, int *swap)
 {
     int server = f->key.port[1 - f->client], client = f->key.port[f->client];
+    *swap = !table[server] && table[client];
     int i = table[server] ? table[server] : table[client];
     return i && x->d[i - 1].active ? i - 1 : -1;
 }
@@ -345,7 +350,7 @@ static void drop_coroutine(lt_dissect *x, dsession *ds, int dir)
         ds->st[dir]->co = NULL;
 }
 
-static dsession *attach(lt_dissect *x, lt_flow *f, int d)
+static dsession *attach(lt_dissect *x, lt_flow *f, int d, int swap)
 {
     if (lt_flow_charge(x->flows, f, (long)sizeof(dsession)) != 0) {
         x->st.refused++;
@@ -362,6 +367,7 @@ static dsession *attach(lt_dissect *x, lt_flow *f, int d)
     ds->x = x;
     ds->f = f;
     ds->d = d;
+    ds->swap = swap;
     lua_newtable(L);
     ds->state_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lt_session_push(L, f);
@@ -494,7 +500,10 @@ static void run(lt_dissect *x, dsession *ds, int dir)
 /* ------------------------------------------------------------------ */
 /* TCP                                                                 */
 
-static int detect(lt_dissect *x, lt_flow *f, int dir, const uint8_t *p, uint32_t n)
+/* Runs the heuristics on a direction's first bytes: the dissector that
+ * takes the session, or -1. A detect function returning "swap" takes it
+ * with the sides the other way round. */
+static int detect(lt_dissect *x, lt_flow *f, int dir, const uint8_t *p, uint32_t n, int *swap)
 {
     lua_State *L = x->h->L;
     for (int i = 0; i < x->n; i++) {
@@ -509,6 +518,8 @@ static int detect(lt_dissect *x, lt_flow *f, int dir, const uint8_t *p, uint32_t
         int yes = 0;
         if (lt_host_call_r(x->h, 2, 1, d->script, d->what_detect) == LUA_OK) {
             yes = lua_toboolean(L, -1);
+            const char *v = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+            *swap = v && strcmp(v, "swap") == 0;
             lua_pop(L, 1);
         }
         lt_host_expire(x->h, LT_EPOCH_STREAM);
@@ -525,18 +536,19 @@ static dsession *tcp_session(lt_dissect *x, lt_flow *f, int dir, const uint8_t *
         return f->dis;
     if (f->flags & FL_NONE)
         return NULL;
-    int d = port_dissector(x, x->tcp_port, f);
+    int swap = 0;
+    int d = port_dissector(x, x->tcp_port, f, &swap);
     int tried = dir == 0 ? FL_TRIED_CLIENT : FL_TRIED_SERVER;
     if (d < 0 && !(f->flags & tried)) {
         f->flags |= tried;
-        d = detect(x, f, dir, p, n);
+        d = detect(x, f, dir, p, n, &swap);
     }
     if (d < 0) {
         if ((f->flags & (FL_TRIED_CLIENT | FL_TRIED_SERVER)) == (FL_TRIED_CLIENT | FL_TRIED_SERVER))
             f->flags |= FL_NONE;
         return NULL;
     }
-    return attach(x, f, d);
+    return attach(x, f, d, swap);
 }
 
 void lt_dissect_tcp_data(lt_dissect *x, lt_flow *f, int dir, const uint8_t *p, uint32_t n,
@@ -547,14 +559,18 @@ void lt_dissect_tcp_data(lt_dissect *x, lt_flow *f, int dir, const uint8_t *p, u
         return;
     int fresh = f->dis == NULL;
     dsession *ds = tcp_session(x, f, dir, p, n);
-    if (!ds || ds->stopped || ds->ended || ds->done[dir] || !x->d[ds->d].active)
+    if (!ds)
         return;
-    lt_stream *s = ds->st[dir];
+    int role = dir ^ ds->swap;
+    if (ds->stopped || ds->ended || ds->done[role] || !x->d[ds->d].active)
+        return;
+    lt_stream *s = ds->st[role];
     if (fresh) {
         /* Bytes that went by before the dissector came are lost to it. */
         s->resync = midstream || f->payload[dir] > n;
-        ds->st[1 - dir]->resync = midstream || f->payload[1 - dir] > 0;
+        ds->st[1 - role]->resync = midstream || f->payload[1 - dir] > 0;
     }
+    dir = role;
     int rc = lt_stream_feed(s, p, n, ts);
     if (rc < 0)
         fail(x, ds, dir, "buffer", "stream buffer cap (or the session memory cap) reached");
@@ -565,7 +581,10 @@ void lt_dissect_tcp_data(lt_dissect *x, lt_flow *f, int dir, const uint8_t *p, u
 void lt_dissect_tcp_gap(lt_dissect *x, lt_flow *f, int dir, uint64_t missing)
 {
     dsession *ds = f->dis;
-    if (!ds || ds->stopped || ds->ended || ds->done[dir])
+    if (!ds)
+        return;
+    dir ^= ds->swap;
+    if (ds->stopped || ds->ended || ds->done[dir])
         return;
     lt_stream *s = ds->st[dir];
     if (!ds->co[dir]) {
@@ -611,7 +630,9 @@ void lt_dissect_udp(lt_dissect *x, lt_flow *f, int dir, const uint8_t *p, uint32
     refresh(x);
     if (!x->any_active || (f->flags & (FL_NONE | FL_UDP_STOPPED)))
         return;
-    int d = port_dissector(x, x->udp_port, f);
+    int swap;
+    int d = port_dissector(x, x->udp_port, f, &swap);
+    dir ^= swap;
     if (d < 0) {
         f->flags |= FL_NONE;
         return;
