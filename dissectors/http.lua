@@ -341,10 +341,10 @@ end
 -- client is HTTP again unless the server accepted (or the bytes are not
 -- HTTP, which means it did, as far as the client was concerned).
 local function after_upgrade(s, state)
-  local p = s:peek(16)
-  if not p then return "end" end
+  if not s:peek(1) then return "end" end
   if state.websocket then return "websocket" end
   if state.tunnel then return "tunnel" end
+  local p = s:peek(16)
   if looks_like_request(p) then return "next" end
   return "tunnel"
 end
@@ -375,7 +375,7 @@ local function stream(s, dir, state)
   while true do
     local ok, step = pcall(message, s, state)
     if not ok then
-      local limit = s.limit
+      local limit = s.limit_hit
       emit("http.error", { limit = limit, message = tostring(step), direction = dir,
                            fatal = FATAL[limit] or nil }, s.session)
       if FATAL[limit] then s:skip() return end
@@ -390,7 +390,7 @@ local function stream(s, dir, state)
     if next_step == "websocket" then
       local ok2, err = pcall(websocket.run, s, dir, s.session)
       if not ok2 then
-        emit("http.error", { limit = s.limit, message = tostring(err), direction = dir,
+        emit("http.error", { limit = s.limit_hit, message = tostring(err), direction = dir,
                              fatal = true }, s.session)
         s:skip()
       end

@@ -3,6 +3,8 @@
 #include "dissect.h"
 #include "dump.h"
 #include "filter.h"
+#include "lcodec.h"
+#include "lfiles.h"
 #include "lpacket.h"
 #include "lutil.h"
 #include "source.h"
@@ -39,6 +41,7 @@ typedef struct lt_engine {
     lt_dump *dump;
     lt_host *host;
     lt_track *track;
+    lt_files *files;                /* --allow-write, or NULL */
     lt_output out;
     lt_counters c;
     lt_packet pkt;
@@ -90,6 +93,12 @@ static void push_stats(lua_State *L, void *ud)
     lt_set_int(L, "lua_disabled", hs->disabled);
     lt_set_int(L, "output_bytes", e->out.written);
     lt_set_int(L, "output_dropped", e->out.dropped);
+    if (e->files) {
+        const lt_files_stats *fs = lt_files_stats_get(e->files);
+        lt_set_int(L, "files_opened", fs->opened);
+        lt_set_int(L, "files_bytes", fs->bytes_written);
+        lt_set_int(L, "files_refused", fs->writes_refused);
+    }
     if (e->track)
         lt_track_stats(e->track, L);
     if (e->input_error[0]) {
@@ -228,17 +237,23 @@ static void engine_env(lua_State *L, int env, int script, void *ud)
     lua_pushlightuserdata(L, e);
     lua_pushcclosure(L, api_output_is_tty, 1);
     lua_setfield(L, env, "output_is_tty");
+    lua_pushlightuserdata(L, e->files);
+    lua_pushcclosure(L, lt_files_api_open, 1);
+    lua_setfield(L, env, "open_file");
 }
 
-/* require("lunatap.config"): the settings dissectors and scripts read. */
+/* require("lunatap.config"): the settings dissectors and scripts read;
+ * require("lunatap.codec"): inflate, unmask, sha256 in C. */
 static void preload_config(lt_engine *e)
 {
     lua_State *L = e->host->L;
     int g = lt_host_unguard(e->host);
     lua_createtable(L, 0, 2);
-    lt_set_int(L, "max_body", (uint64_t)16 << 20); /* TODO cfg->max_body */
-    lt_host_guard(e->host, g);
+    lt_set_int(L, "max_body", e->cfg->max_body);
     lt_host_preload(e->host, "lunatap.config");
+    lt_codec_push_module(L);
+    lt_host_preload(e->host, "lunatap.codec");
+    lt_host_guard(e->host, g);
 }
 
 static int by_name(const struct dirent **a, const struct dirent **b)
@@ -325,6 +340,13 @@ static int load_scripts(lt_engine *e)
     if (!e->track) {
         fprintf(stderr, "lunatap: cannot set up session tracking\n");
         return LT_EXIT_BAD_INPUT;
+    }
+    if (e->cfg->allow_write) {
+        e->files = lt_files_new(e->cfg->allow_write, e->cfg->max_write, err, sizeof err);
+        if (!e->files) {
+            fprintf(stderr, "lunatap: --allow-write: %s\n", err);
+            return LT_EXIT_USAGE;
+        }
     }
     e->host->env_fn = engine_env;
     e->host->env_ud = e;
@@ -418,7 +440,8 @@ int lt_engine_run(const lt_config *cfg)
     lt_filter_free(e->flt);
     lt_source_close(e->src);
     lt_track_free(e->track);
-    lt_host_free(e->host);
+    lt_host_free(e->host); /* closes files scripts left open */
+    lt_files_free(e->files);
     free(e);
     return rc;
 }

@@ -471,7 +471,7 @@ static int s_limit(lua_State *L)
 }
 
 static const char *const field_names[] = {
-    "", "dir", "session", "offset", "resync", "limit", "eof",
+    "", "dir", "session", "offset", "resync", "limit_hit", "eof",
 };
 enum { F_NONE, F_DIR, F_SESSION, F_OFFSET, F_RESYNC, F_LIMIT, F_EOF, F_COUNT };
 

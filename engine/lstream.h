@@ -13,7 +13,7 @@
  * A read that cannot be served suspends the coroutine (lua_yieldk) and is
  * retried when bytes arrive or the stream ends; at the end, reads return
  * nil. A read whose maximum is passed raises a limit error and records the
- * limit's name (s.limit, kept in the stream's second user value).
+ * limit's name (s.limit_hit, kept in the stream's second user value).
  */
 #ifndef LUNATAP_LSTREAM_H
 #define LUNATAP_LSTREAM_H
