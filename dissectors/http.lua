@@ -53,7 +53,8 @@ local function trim(v)
 end
 
 local function looks_like_request(p)
-  local m = p:match("^([%a%-_]+)[ \r\n]") or (#p < 16 and p:match("^([%a%-_]+)$"))
+  local m = p:match("^([%a%-_]+)[ \r\n]")
+  if not m and #p < 16 then m = p:match("^([%a%-_]+)$") end
   return m ~= nil and METHODS[m:upper()] == true
 end
 

@@ -33,6 +33,9 @@ static const char usage_text[] =
     "  --lua-budget N     VM instructions per callback (default 100M; suffixes k, M, G)\n"
     "  --lua-time MS      wall-clock milliseconds per callback (default 2000)\n"
     "  --max-output SIZE  bytes scripts may print in total (default 1G; 0 = no cap)\n"
+    "  --allow-write DIR  let scripts write files under DIR with open_file() (default: none)\n"
+    "  --max-write SIZE   bytes scripts may write to files in total (default 1G)\n"
+    "  --max-body SIZE    HTTP body bytes kept per message (default 16M; 0 = no bodies)\n"
     "\n"
     "Other:\n"
     "  --list-scripts     list the bundled scripts\n"
@@ -42,7 +45,8 @@ static const char usage_text[] =
     "Exit status: 0 success, 1 bad input met while reading (or a script error),\n"
     "2 usage error.\n";
 
-enum { OPT_LUA_MEM = 256, OPT_LUA_BUDGET, OPT_LUA_TIME, OPT_MAX_OUTPUT, OPT_LIST };
+enum { OPT_LUA_MEM = 256, OPT_LUA_BUDGET, OPT_LUA_TIME, OPT_MAX_OUTPUT, OPT_LIST,
+       OPT_ALLOW_WRITE, OPT_MAX_WRITE, OPT_MAX_BODY };
 
 static const struct option long_opts[] = {
     { "help", no_argument, NULL, 'h' },
@@ -52,6 +56,9 @@ static const struct option long_opts[] = {
     { "lua-budget", required_argument, NULL, OPT_LUA_BUDGET },
     { "lua-time", required_argument, NULL, OPT_LUA_TIME },
     { "max-output", required_argument, NULL, OPT_MAX_OUTPUT },
+    { "allow-write", required_argument, NULL, OPT_ALLOW_WRITE },
+    { "max-write", required_argument, NULL, OPT_MAX_WRITE },
+    { "max-body", required_argument, NULL, OPT_MAX_BODY },
     { NULL, 0, NULL, 0 },
 };
 
@@ -242,6 +249,39 @@ static int bad_value(const char *opt, const char *arg, const char *want)
     return -1;
 }
 
+/* --allow-write and the sizes that go with what scripts keep and write. */
+static int parse_file_option(lt_config *cfg, int c, const char *arg)
+{
+    uint64_t v;
+    switch (c) {
+    case OPT_ALLOW_WRITE:
+        if (cfg->allow_write) {
+            fprintf(stderr, "lunatap: --allow-write: give one directory only\n");
+            return -1;
+        }
+        if (!is_dir(arg)) {
+            fprintf(stderr, "lunatap: --allow-write %s: not a directory\n", arg);
+            return -1;
+        }
+        cfg->allow_write = arg;
+        break;
+    case OPT_MAX_WRITE:
+        if (parse_amount("--max-write", arg, 1024, &v) != 0)
+            return -1;
+        if (v == 0)
+            return bad_value("--max-write", arg, "a positive number of bytes");
+        cfg->max_write = v;
+        break;
+    case OPT_MAX_BODY:
+        if (parse_amount("--max-body", arg, 1024, &v) != 0)
+            return -1;
+        cfg->max_body = v;
+        break;
+    default: return -1;
+    }
+    return 0;
+}
+
 static int parse_option(lt_config *cfg, int c, const char *arg)
 {
     uint64_t v;
@@ -290,7 +330,7 @@ static int parse_option(lt_config *cfg, int c, const char *arg)
             return -1;
         cfg->max_output = v;
         break;
-    default: return -1;
+    default: return parse_file_option(cfg, c, arg);
     }
     return 0;
 }
@@ -301,6 +341,8 @@ int lt_cli_parse(lt_config *cfg, int argc, char **argv)
     cfg->lim = (lt_limits){ LT_DEFAULT_LUA_MEM, LT_DEFAULT_LUA_BUDGET, LT_DEFAULT_LUA_MS,
                             LT_DEFAULT_PATTERN_MAX, LT_DEFAULT_MAX_FAILURES };
     cfg->max_output = (uint64_t)1 << 30;
+    cfg->max_write = LT_DEFAULT_MAX_WRITE;
+    cfg->max_body = LT_DEFAULT_MAX_BODY;
     cfg->home = lt_cli_home();
     opterr = 0;
     int c;
@@ -312,7 +354,9 @@ int lt_cli_parse(lt_config *cfg, int argc, char **argv)
         case OPT_LIST: return list_scripts();
         case '?':
         case ':':
-            if (optopt)
+            if (optopt >= OPT_LUA_MEM) /* a long option without its argument */
+                fprintf(stderr, "lunatap: option '%s' needs an argument\n", argv[optind - 1]);
+            else if (optopt)
                 fprintf(stderr, "lunatap: option -%c %s\n", optopt,
                         strchr("rfcwL", optopt) ? "needs an argument" : "is unknown");
             else

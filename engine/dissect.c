@@ -30,6 +30,7 @@ typedef struct dissector {
     char *events[MAX_EVENT_NAMES];
     int nevents;
     int active;                 /* some script handles one of its events */
+    uint8_t *ports;             /* bitset: TCP ports, then UDP ports */
     char what_stream[MAX_NAME + 32], what_detect[MAX_NAME + 32], what_datagram[MAX_NAME + 32];
 } dissector;
 
@@ -99,15 +100,39 @@ static void refresh(lt_dissect *x)
     x->computed = 1;
 }
 
-/* The dissector registered for the server's port, else for the client's
- * (then *swap: a session picked up mid-stream may have its sides guessed
- * the wrong way round). */
-static int port_dissector(const lt_dissect *x, const int8_t *table, const lt_flow *f, int *swap)
+static int has_port(const dissector *d, int udp, int port)
 {
-    int server = f->key.port[1 - f->client], client = f->key.port[f->client];
-    *swap = !table[server] && table[client];
-    int i = table[server] ? table[server] : table[client];
-    return i && x->d[i - 1].active ? i - 1 : -1;
+    int bit = udp * 65536 + port;
+    return d->ports && (d->ports[bit >> 3] >> (bit & 7)) & 1;
+}
+
+/* The active dissector for a port: the one registered last for it, else
+ * (when that one is not active) the latest active one that has the port. */
+static int port_owner(const lt_dissect *x, int udp, int port)
+{
+    int i = (udp ? x->udp_port : x->tcp_port)[port];
+    if (!i)
+        return -1;
+    if (x->d[i - 1].active)
+        return i - 1;
+    for (int k = x->n - 1; k >= 0; k--)
+        if (x->d[k].active && has_port(&x->d[k], udp, port))
+            return k;
+    return -1;
+}
+
+/* The dissector for the server's port, else for the client's (then *swap:
+ * a session picked up mid-stream may have its sides guessed the wrong way
+ * round). */
+static int port_dissector(const lt_dissect *x, int udp, const lt_flow *f, int *swap)
+{
+    int d = port_owner(x, udp, f->key.port[1 - f->client]);
+    *swap = 0;
+    if (d < 0) {
+        d = port_owner(x, udp, f->key.port[f->client]);
+        *swap = d >= 0;
+    }
+    return d;
 }
 
 /* ------------------------------------------------------------------ */
@@ -120,15 +145,26 @@ static void set_what(dissector *d)
     snprintf(d->what_datagram, sizeof d->what_datagram, "dissector %s (datagram)", d->name);
 }
 
+static const char *const function_fields[] = { "stream", "detect", "datagram" };
+
+/* Raises on a function field of the wrong type, before anything is kept. */
+static void check_functions(lua_State *L)
+{
+    for (int i = 0; i < 3; i++) {
+        int t = lua_getfield(L, 1, function_fields[i]);
+        if (t != LUA_TNIL && t != LUA_TFUNCTION)
+            luaL_error(L, "dissector: field '%s' must be a function (got %s)", function_fields[i],
+                       lua_typename(L, t));
+        lua_pop(L, 1);
+    }
+}
+
 static int opt_function(lua_State *L, const char *field)
 {
-    int t = lua_getfield(L, 1, field);
-    if (t == LUA_TNIL) {
+    if (lua_getfield(L, 1, field) == LUA_TNIL) {
         lua_pop(L, 1);
         return LUA_NOREF;
     }
-    if (t != LUA_TFUNCTION)
-        luaL_error(L, "dissector: field '%s' must be a function (got %s)", field, lua_typename(L, t));
     return luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
@@ -143,8 +179,8 @@ static int read_ports(lua_State *L, const char *field, uint8_t *ports)
         lua_Integer n = luaL_len(L, -1);
         for (lua_Integer i = 1; i <= n; i++) {
             lua_geti(L, -1, i);
-            int isnum;
-            lua_Integer port = lua_tointegerx(L, -1, &isnum);
+            int isnum = 0;
+            lua_Integer port = lua_type(L, -1) == LUA_TNUMBER ? lua_tointegerx(L, -1, &isnum) : 0;
             if (!isnum || port < 1 || port > 65535)
                 luaL_error(L, "dissector: %s[%I] is not a port number (1-65535)", field, i);
             ports[port] = 1;
@@ -224,6 +260,19 @@ static void unref_dissector(lua_State *L, dissector *d)
     luaL_unref(L, LUA_REGISTRYINDEX, d->detect_ref);
     luaL_unref(L, LUA_REGISTRYINDEX, d->datagram_ref);
     free_events(d);
+    free(d->ports);
+    d->ports = NULL;
+}
+
+/* The registration's port flags (one byte per port) as the dissector's bitset. */
+static uint8_t *port_bits(const uint8_t *flags)
+{
+    uint8_t *bits = calloc(2 * 65536 / 8, 1);
+    if (bits)
+        for (int p = 0; p < 2 * 65536; p++)
+            if (flags[p])
+                bits[p >> 3] |= (uint8_t)(1u << (p & 7));
+    return bits;
 }
 
 static void set_ports(int8_t *table, const uint8_t *ports, int old, int idx)
@@ -250,6 +299,8 @@ static int api_dissector(lua_State *L)
     memset(ports, 0, 2 * 65536);
     int ntcp = read_ports(L, "tcp_ports", ports);
     int nudp = read_ports(L, "udp_ports", ports + 65536);
+    check_functions(L);
+    read_events(L, &nd); /* raises on a bad list, leaving nothing behind */
     nd.stream_ref = opt_function(L, "stream");
     nd.detect_ref = opt_function(L, "detect");
     nd.datagram_ref = opt_function(L, "datagram");
@@ -268,8 +319,8 @@ static int api_dissector(lua_State *L)
             idx = i;
     if (!problem && idx == LT_MAX_DISSECTORS)
         problem = "cannot be added: too many dissectors";
-    if (!problem)
-        read_events(L, &nd); /* raises on a bad list, leaving nothing behind */
+    if (!problem && !(nd.ports = port_bits(ports)))
+        problem = "cannot be added: out of memory";
     if (problem) {
         unref_dissector(L, &nd);
         return luaL_error(L, "dissector '%s' %s", nd.name, problem);
@@ -521,6 +572,9 @@ static int detect(lt_dissect *x, lt_flow *f, int dir, const uint8_t *p, uint32_t
             const char *v = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
             *swap = v && strcmp(v, "swap") == 0;
             lua_pop(L, 1);
+        } else {
+            x->st.errors++;
+            fire_problem(x, x->ev_error, d, f, dir, x->h->last_error, NULL, 0);
         }
         lt_host_expire(x->h, LT_EPOCH_STREAM);
         if (yes)
@@ -537,7 +591,7 @@ static dsession *tcp_session(lt_dissect *x, lt_flow *f, int dir, const uint8_t *
     if (f->flags & FL_NONE)
         return NULL;
     int swap = 0;
-    int d = port_dissector(x, x->tcp_port, f, &swap);
+    int d = port_dissector(x, 0, f, &swap);
     int tried = dir == 0 ? FL_TRIED_CLIENT : FL_TRIED_SERVER;
     if (d < 0 && !(f->flags & tried)) {
         f->flags |= tried;
@@ -601,6 +655,7 @@ void lt_dissect_tcp_gap(lt_dissect *x, lt_flow *f, int dir, uint64_t missing)
     x->st.gaps++;
     drop_coroutine(x, ds, dir);
     lt_stream_reset(s);
+    s->offset += missing;
     lua_pushinteger(x->h->L, (lua_Integer)missing);
     char msg[96];
     snprintf(msg, sizeof msg, "%llu bytes missing: resynchronising", (unsigned long long)missing);
@@ -631,7 +686,7 @@ void lt_dissect_udp(lt_dissect *x, lt_flow *f, int dir, const uint8_t *p, uint32
     if (!x->any_active || (f->flags & (FL_NONE | FL_UDP_STOPPED)))
         return;
     int swap;
-    int d = port_dissector(x, x->udp_port, f, &swap);
+    int d = port_dissector(x, 1, f, &swap);
     dir ^= swap;
     if (d < 0) {
         f->flags |= FL_NONE;
@@ -652,7 +707,7 @@ void lt_dissect_udp(lt_dissect *x, lt_flow *f, int dir, const uint8_t *p, uint32
     if (lt_host_call(x->h, 3, ds->script, ds->what_datagram) != LUA_OK) {
         f->flags |= FL_UDP_STOPPED;
         x->st.errors++;
-        fire_problem(x, x->ev_error, ds, f, dir, "datagram function failed", NULL, 0);
+        fire_problem(x, x->ev_error, ds, f, dir, x->h->last_error, NULL, 0);
     }
     lt_host_expire(x->h, LT_EPOCH_STREAM);
 }
@@ -680,8 +735,10 @@ void lt_dissect_free(lt_dissect *x)
 {
     if (!x)
         return;
-    for (int i = 0; i < x->n; i++)
+    for (int i = 0; i < x->n; i++) {
         free_events(&x->d[i]);
+        free(x->d[i].ports);
+    }
     free(x);
 }
 

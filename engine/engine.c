@@ -5,6 +5,7 @@
 #include "filter.h"
 #include "lcodec.h"
 #include "lfiles.h"
+#include "sha256.h"
 #include "lpacket.h"
 #include "lutil.h"
 #include "source.h"
@@ -242,6 +243,17 @@ static void engine_env(lua_State *L, int env, int script, void *ud)
     lua_setfield(L, env, "open_file");
 }
 
+/* sha256(s) -> lowercase hex digest */
+static int api_sha256(lua_State *L)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    char hex[65];
+    lt_sha256_hex(s, n, hex);
+    lua_pushlstring(L, hex, 64);
+    return 1;
+}
+
 /* require("lunatap.config"): the settings dissectors and scripts read;
  * require("lunatap.codec"): inflate, unmask, sha256 in C. */
 static void preload_config(lt_engine *e)
@@ -252,6 +264,8 @@ static void preload_config(lt_engine *e)
     lt_set_int(L, "max_body", e->cfg->max_body);
     lt_host_preload(e->host, "lunatap.config");
     lt_codec_push_module(L);
+    lua_pushcfunction(L, api_sha256);
+    lua_setfield(L, -2, "sha256");
     lt_host_preload(e->host, "lunatap.codec");
     lt_host_guard(e->host, g);
 }

@@ -12,6 +12,8 @@
 #include "lhost.h"
 
 #define LT_MAX_LIBDIRS 32
+#define LT_DEFAULT_MAX_WRITE ((uint64_t)1 << 30) /* --max-write: bytes, all files together */
+#define LT_DEFAULT_MAX_BODY ((uint64_t)16 << 20) /* --max-body: HTTP body bytes kept */
 
 typedef struct lt_script_arg {
     const char *path;   /* file to load */
@@ -30,6 +32,9 @@ typedef struct lt_config {
     const char *home;               /* holds lua/, dissectors/, scripts/ */
     lt_limits lim;
     uint64_t max_output;            /* --max-output, 0 = no cap */
+    const char *allow_write;        /* --allow-write DIR, NULL = scripts write no files */
+    uint64_t max_write;             /* --max-write: bytes written to all files */
+    uint64_t max_body;              /* --max-body, 0 = no bodies kept */
     lt_script_arg scripts[LT_MAX_SCRIPTS];
     int nscripts;
 } lt_config;

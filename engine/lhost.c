@@ -197,6 +197,10 @@ static void report(lt_host *h, lua_State *L, int script, const char *what, int s
     if (!msg)
         msg = status == LUA_ERRMEM ? "not enough memory" : "error in error handling";
     const char *sname = script_name(h, script);
+    snprintf(h->last_error, sizeof h->last_error, "%s", msg);
+    char *nl = strchr(h->last_error, '\n'); /* the traceback stays on stderr */
+    if (nl)
+        *nl = '\0';
     lua_getfield(L, LUA_REGISTRYINDEX, REG_REPORTED);
     lua_pushfstring(L, "%s\n%s", sname, what);
     if (lua_rawget(L, -2) == LUA_TNIL) {
@@ -215,6 +219,7 @@ static void report(lt_host *h, lua_State *L, int script, const char *what, int s
 
 void lt_host_report(lt_host *h, int script, const char *what, const char *msg)
 {
+    h->st.errors++;
     lua_pushstring(h->L, msg);
     report(h, h->L, script, what, LUA_ERRRUN);
     lua_pop(h->L, 1);

@@ -117,6 +117,7 @@ typedef struct lt_host {
     lt_env_fn env_fn;
     void *env_ud;
     uint32_t handler_gen;   /* moves on whenever a handler comes or goes */
+    char last_error[512];   /* first line of the latest callback error */
 } lt_host;
 
 /* lt_host_call()'s result when a main chunk's options() asked to print
@@ -168,7 +169,8 @@ int lt_host_resume(lt_host *h, lua_State *co, int nargs, int script, const char 
  * require(name) returns it without looking for a file. */
 void lt_host_preload(lt_host *h, const char *name);
 
-/* Reports `msg` once per script and `what` on stderr, as for errors. */
+/* Reports `msg` once per script and `what` on stderr, and counts it, as
+ * for a callback's error. */
 void lt_host_report(lt_host *h, int script, const char *what, const char *msg);
 
 /* The name a script is reported under. */

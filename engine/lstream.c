@@ -27,7 +27,7 @@ static void consume(lt_stream *s, size_t k)
     if (s->plen > s->poff) {
         s->poff += k;
         if (s->poff == s->plen)
-            s->poff = s->plen = 0;
+            s->poff = s->plen = s->nmarks = 0;
     } else {
         s->cpos += k;
     }
@@ -62,22 +62,44 @@ static int reserve(lt_stream *s, size_t need)
     return 0;
 }
 
+/* Moves the unread pending bytes to the front, and their segment times. */
+static void compact_pending(lt_stream *s)
+{
+    size_t unread = s->plen - s->poff;
+    memmove(s->pend, s->pend + s->poff, unread);
+    int keep = 0;
+    for (int i = 0; i < s->nmarks; i++) {
+        if (i + 1 < s->nmarks && s->mark[i + 1].at <= s->poff)
+            continue; /* all its bytes were read */
+        s->mark[keep].at = s->mark[i].at > s->poff ? s->mark[i].at - s->poff : 0;
+        s->mark[keep++].ts = s->mark[i].ts;
+    }
+    s->nmarks = unread ? keep : 0;
+    s->plen = unread;
+    s->poff = 0;
+}
+
+/* Notes that the bytes from `at` on came at `ts`. When the marks are full,
+ * the second is dropped: its bytes take the first one's time. */
+static void add_mark(lt_stream *s, size_t at, double ts)
+{
+    if (s->nmarks == LT_STREAM_MARKS) {
+        memmove(&s->mark[1], &s->mark[2], (LT_STREAM_MARKS - 2) * sizeof s->mark[0]);
+        s->nmarks--;
+    }
+    s->mark[s->nmarks].at = at;
+    s->mark[s->nmarks++].ts = ts;
+}
+
 /* Appends bytes after the unread pending ones (moved to the front first). */
 static int append(lt_stream *s, const uint8_t *p, size_t n, double ts)
 {
-    size_t unread = s->plen - s->poff;
-    if (s->poff) {
-        memmove(s->pend, s->pend + s->poff, unread);
-        s->tail_at = s->tail_at > s->poff ? s->tail_at - s->poff : 0;
-        s->plen = unread;
-        s->poff = 0;
-    }
+    if (s->poff)
+        compact_pending(s);
+    size_t unread = s->plen;
     if (reserve(s, unread + n) != 0)
         return -1;
-    if (unread == 0)
-        s->pend_ts = ts;
-    s->tail_at = unread;
-    s->tail_ts = ts;
+    add_mark(s, unread, ts);
     memcpy(s->pend + unread, p, n);
     s->plen = unread + n;
     return 0;
@@ -157,7 +179,8 @@ int lt_stream_gap(lt_stream *s, uint64_t missing)
 
 void lt_stream_reset(lt_stream *s)
 {
-    s->poff = s->plen = 0;
+    s->offset += s->plen - s->poff; /* dropped unread */
+    s->poff = s->plen = s->nmarks = 0;
     s->cur = NULL;
     s->clen = s->cpos = 0;
     s->skip = 0;
@@ -201,6 +224,8 @@ static lt_stream *reader(lua_State *L, const char *what)
 
 static int hit_limit(lua_State *L, const char *name, const char *msg)
 {
+    lt_stream *s = lua_touserdata(L, 1);
+    s->scanned = 0; /* a caught limit must not leave the next read's search behind */
     lua_pushstring(L, name);
     lua_setiuservalue(L, 1, UV_LIMIT);
     return luaL_error(L, "%s", msg);
@@ -454,7 +479,8 @@ static int s_ts(lua_State *L)
     lt_stream *s = check_stream(L);
     double ts = s->cur_ts;
     if (s->plen > s->poff)
-        ts = s->poff >= s->tail_at ? s->tail_ts : s->pend_ts;
+        for (int i = 0; i < s->nmarks && s->mark[i].at <= s->poff; i++)
+            ts = s->mark[i].ts;
     lua_pushnumber(L, ts);
     return 1;
 }

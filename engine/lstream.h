@@ -26,6 +26,7 @@
 #define LT_STREAM_MAX_READ ((size_t)16 << 20)
 #define LT_STREAM_MAX_PENDING (LT_STREAM_MAX_READ + 4096)
 #define LT_STREAM_SKIP_ALL UINT64_MAX
+#define LT_STREAM_MARKS 16      /* segment times kept for s:ts(); more are merged */
 
 /* Charges (delta > 0) or returns (delta < 0) pending-buffer memory; -1
  * refuses the charge. */
@@ -39,8 +40,12 @@ typedef struct lt_stream {
     uint64_t skip;              /* bytes a suspended skip still waits for */
     uint64_t offset;            /* bytes consumed since the stream began */
     size_t scanned;             /* unread bytes already searched for a delimiter */
-    double pend_ts, tail_ts, cur_ts;
-    size_t tail_at;             /* where in pend the latest appended segment starts */
+    double cur_ts;              /* capture time of the segment fed last */
+    struct {
+        size_t at;              /* where in pend a kept segment starts */
+        double ts;              /* its capture time */
+    } mark[LT_STREAM_MARKS];
+    int nmarks;
     int waiting;                /* suspended in one of its reads */
     int skip_nl;                /* a suspended skip_line() waits for a newline */
     int eof;

@@ -508,6 +508,21 @@ static void reset(lt_tcp_tracker *t, lt_flow *f, int dir, const lt_packet *p, ui
     event(t, f, LT_TCPE_RESET, dir, tcp->seq);
 }
 
+/* The peer acknowledged the start of bytes that wait behind a hole: the
+ * hole's bytes reached the peer but not the capture, so they will never
+ * come. Give the hole up now rather than at the end of the session, so
+ * what waits behind it is delivered in time (a request behind a lost
+ * segment still comes before its response). Acks that are implausibly far
+ * ahead are not believed. */
+static void acked_unseen(lt_tcp_tracker *t, lt_flow *f, int dir, uint32_t ack)
+{
+    lt_tcp_half *h = &((lt_tcp_conn *)f->ext)->half[dir];
+    if (!h->seq_known || !h->queue || seq_diff(ack, h->queue->seq) <= 0 ||
+        seq_diff(ack, h->next) > (int32_t)LT_TCP_RST_WINDOW)
+        return;
+    skip_to(t, f, dir, h->queue->seq);
+}
+
 void lt_tcp_packet(lt_tcp_tracker *t, lt_flow *f, int dir, const lt_packet *p, double now)
 {
     lt_tcp_conn *c = f->ext;
@@ -572,6 +587,8 @@ void lt_tcp_packet(lt_tcp_tracker *t, lt_flow *f, int dir, const lt_packet *p, d
             c->state = LT_TCP_CLOSING;
         drain(t, f, dir);
     }
+    if ((tcp->flags & (LT_TCP_ACK | LT_TCP_SYN)) == LT_TCP_ACK)
+        acked_unseen(t, f, !dir, tcp->ack);
     /* Data may have reached a FIN seen earlier, in either direction. */
     close_if_done(t, f);
 }

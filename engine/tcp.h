@@ -17,6 +17,9 @@
  *   before; an overlap whose bytes differ from those queued is reported
  *   (bytes already delivered are not kept, so a retransmission that changes
  *   delivered bytes is counted as a retransmission, not compared).
+ * - A hole is given up (LT_TCPE_GAP) when a cap is reached, when the flow
+ *   ends, or as soon as the peer acknowledges bytes queued after it (the
+ *   capture missed what the peer received).
  * - Sequence numbers compare modulo 2^32, so streams cross the wrap.
  * - Keep-alives (0 or 1 byte at next-1) and zero-window probes that repeat
  *   old bytes are not data.
