@@ -93,9 +93,11 @@ local function read_headers(s, budget)
   end
 end
 
--- Reads a start line (skipping empty lines before it, RFC 9112 2.2) and
--- the headers. Returns start line, headers, list, or nil at the end.
-local function read_head(s)
+-- Reads a start line (skipping empty lines before it, RFC 9112 2.2),
+-- checks it with `parse` (which returns its parts, or nil) before reading
+-- the headers, so a bad line costs one line. Returns the parts, then the
+-- headers and the ordered list; nil at the end of the stream.
+local function read_head(s, parse, what)
   local budget = MAX_HEAD
   local first
   repeat
@@ -103,9 +105,11 @@ local function read_head(s)
     if not first then return nil end
     budget = budget - #first - 2
   until first ~= ""
+  local a, b, c = parse(first)
+  if not a then error(("not an HTTP %s line: %q"):format(what, first:sub(1, 80)), 0) end
   local headers, list = read_headers(s, budget)
   if not headers then return nil end
-  return first, headers, list
+  return { a, b, c }, headers, list
 end
 
 local function new_message(fields, headers, list)
@@ -265,8 +269,9 @@ local function response_framing(res, req)
   return "close"
 end
 
--- "METHOD URI HTTP/1.1"; like tshark, also a line without the version
--- (HTTP/0.9, or a broken client) and a known method alone.
+-- "METHOD URI HTTP/1.1"; like tshark, also a known method without the
+-- version (HTTP/0.9, or a broken client) or alone. An unknown method needs
+-- the version: binary garbage must not pass for a request.
 local function parse_request_line(line)
   local method, uri, version = line:match("^([!#-'*+%-.^-z|~%w]+) +(%S*) *(%S*)$")
   if not method then
@@ -274,16 +279,16 @@ local function parse_request_line(line)
     if not method or not METHODS[method:upper()] then return nil end
     return method, "", nil
   end
+  if not METHODS[method:upper()] and not version:match("^HTTP/%d") then return nil end
   return method, uri, version ~= "" and version or nil
 end
 
 -- One request; returns what the client side does next.
 local function client_message(s, state)
   local ts = s:peek(1) and s:ts()
-  local line, headers, list = read_head(s)
-  if not line then return "end" end
-  local method, uri, version = parse_request_line(line)
-  if not method then error(("not an HTTP request line: %q"):format(line:sub(1, 80)), 0) end
+  local parts, headers, list = read_head(s, parse_request_line, "request")
+  if not parts then return "end" end
+  local method, uri, version = parts[1], parts[2], parts[3]
   state.nreq = state.nreq + 1
   local req = new_message({ method = method, uri = uri, version = version, ts = ts,
                             index = state.nreq, from = "client" }, headers, list)
@@ -304,13 +309,16 @@ local function open_websocket(state, req, res, session)
   emit("websocket.open", ws, session)
 end
 
+local function parse_status_line(line)
+  return line:match("^(HTTP/%d%.%d) (%d%d%d) ?(.*)$")
+end
+
 -- One response; returns what the server side does next.
 local function server_message(s, state)
   local ts = s:peek(1) and s:ts()
-  local line, headers, list = read_head(s)
-  if not line then return "end" end
-  local version, code, reason = line:match("^(HTTP/%d%.%d) (%d%d%d) ?(.*)$")
-  if not version then error(("not an HTTP status line: %q"):format(line:sub(1, 80)), 0) end
+  local parts, headers, list = read_head(s, parse_status_line, "status")
+  if not parts then return "end" end
+  local version, code, reason = parts[1], parts[2], parts[3]
   local status = tonumber(code)
   local interim = status >= 100 and status < 200 and status ~= 101
   local req = state.pending[1]

@@ -228,7 +228,8 @@ static int hit_limit(lua_State *L, const char *name, const char *msg)
     s->scanned = 0; /* a caught limit must not leave the next read's search behind */
     lua_pushstring(L, name);
     lua_setiuservalue(L, 1, UV_LIMIT);
-    return luaL_error(L, "%s", msg);
+    lua_pushstring(L, msg);
+    return lua_error(L); /* no source position: the limit is the peer's doing */
 }
 
 static size_t check_max(lua_State *L, int arg, const char *what)
