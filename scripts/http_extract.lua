@@ -26,11 +26,7 @@ local opt = options {
   epilog = "Example: lunatap --allow-write /tmp/out -r capture.pcap http_extract --content-type image/",
 }
 
--- options() only knows its own errors; this ends the run the same way
--- (status 2, one line on stderr).
-local function usage_error(text)
-  error({ lunatap_exit = "usage", text = text }, 0)
-end
+local usage_error = require("lunatap.options").usage_error
 
 -- A relative path without "..", as open_file wants it; "" for the top.
 local function clean_path(p, what)

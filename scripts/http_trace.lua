@@ -43,11 +43,7 @@ local opt = options {
            "follow their request.",
 }
 
--- options() only knows its own errors; this ends the run the same way
--- (status 2, one line on stderr).
-local function usage_error(text)
-  error({ lunatap_exit = "usage", text = text }, 0)
-end
+local usage_error = require("lunatap.options").usage_error
 
 if opt.bodies then require("lunatap.http").want_bodies() end
 

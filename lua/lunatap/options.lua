@@ -11,6 +11,10 @@
 -- (repeatable, a table of strings). `--name=value` and `--name value` both
 -- work. -h/--help prints the help and ends the run with status 0; a bad
 -- option ends it with status 2 and a one-line message.
+--
+-- A script's own checks of option values end the run the same way, while
+-- its main chunk runs:
+--   require("lunatap.options").usage_error("--dir: must be a relative path")
 
 local M = {}
 
@@ -139,6 +143,12 @@ function M.parse(args, decl)
   end
   out.args = rest
   return out
+end
+
+--- Ends the run with status 2 and `text` on stderr, as a bad option does.
+-- Only from a script's main chunk (later, it is an error like any other).
+function M.usage_error(text)
+  exit_request("usage", text)
 end
 
 return M
