@@ -62,11 +62,12 @@ local function check_capture(path)
     -- Neither oracle reads the file: lunatap must refuse it too.
     assert(got == 0 and r.code == 1, where .. "read a file no oracle reads")
   end
-  -- The session scripts run over every capture too, without failing.
-  local t = h.run({ "-r", path, "tcp_trace", "--json", "conn_log", "--json" })
+  -- The session scripts and the HTTP dissector (every session is offered to
+  -- its heuristic) run over every capture too, without failing.
+  local t = h.run({ "-r", path, "tcp_trace", "--json", "conn_log", "--json", "http_trace", "--json" })
   assert(t.code == 0 or t.code == 1, where .. "tcp_trace/conn_log exit status " .. t.code .. "\n" .. t.err)
   assert(not t.err:match("Sanitizer") and not t.err:match("runtime error"), where .. t.err)
-  assert(not t.err:match("error in "), where .. "a session script failed\n" .. t.err)
+  assert(not t.err:match("error in "), where .. "a session script or dissector failed\n" .. t.err)
   -- simple_capture printed one line per packet (plus the COUNT line).
   local lines = 0
   for line in r.out:gmatch("[^\n]+") do
