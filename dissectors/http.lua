@@ -358,13 +358,46 @@ local function after_upgrade(s, state)
   return "tunnel"
 end
 
--- Discards bytes up to the next line that starts a message of this side.
-local function resync(s, looks)
+local RESYNC_WINDOW = 64 * 1024
+
+-- Offset of the request line that ends `head` (the bytes before a
+-- " HTTP/1." found in the stream): back over the URI and the method.
+local function request_start(head)
+  local i = #head
+  while i > 0 and byte(head, i) > 32 do i = i - 1 end      -- the URI
+  if i == 0 or byte(head, i) ~= 32 then return nil end
+  local uri_start = i
+  i = i - 1
+  while i > 0 and (byte(head, i) == 45 or (byte(head, i) >= 65 and byte(head, i) <= 90)) do
+    i = i - 1                                               -- the method: A-Z and '-'
+  end
+  local method = head:sub(i + 1, uri_start - 1)
+  if METHODS[method] then return i end
+  return nil
+end
+
+-- Discards bytes up to the next message of this side, wherever it starts
+-- (not only at a line start: a body without a final newline, or a stray
+-- byte, may come right before it). False at the end of the stream.
+local function resync(s, dir)
+  local needle = dir == "client" and " HTTP/1." or "HTTP/1."
   while true do
-    local p = s:peek(16)
-    if not p then return false end
-    if looks(p) then return true end
-    if not s:skip_line() then return false end
+    local off = s:find(needle, RESYNC_WINDOW)
+    if not off then
+      if s.eof or s.hole then return false end
+      s:skip(RESYNC_WINDOW - #needle)
+    elseif dir == "server" then
+      s:skip(off)
+      return true
+    else
+      local head = s:peek(off)
+      local start = request_start(head:sub(-4096))
+      if start then
+        s:skip(off - math.min(#head, 4096) + start)
+        return true
+      end
+      s:skip(off + 1)
+    end
   end
 end
 
@@ -375,10 +408,14 @@ local function stream(s, dir, state)
   state.pending = state.pending or {}
   state.nreq = state.nreq or 0
   local message = dir == "client" and client_message or server_message
-  local looks = dir == "client" and looks_like_request or looks_like_response
   if s.resync then
-    state.pending = {}
-    if not resync(s, looks) then return end
+    -- After a hole (bytes before this point) or when bytes were skipped,
+    -- the queue may hold requests whose responses are lost, or miss
+    -- requests: pairing starts afresh. A session merely picked up
+    -- mid-stream at a message boundary keeps what the other side queued.
+    local at = s.offset
+    if not resync(s, dir) then return end
+    if at > 0 or s.offset > at then state.pending = {} end
   end
   local next_step = "next"
   while true do
@@ -389,12 +426,12 @@ local function stream(s, dir, state)
                            fatal = FATAL[limit] or nil }, s.session)
       if FATAL[limit] then s:skip() return end
       state.pending = {}
-      if not resync(s, looks) then return end
+      if not resync(s, dir) then return end
       step = "next"
     end
     if step == "upgrade?" then step = after_upgrade(s, state) end
     next_step = step
-    if next_step == "end" then return end
+    if next_step == "end" then return end -- (after a hole the framework starts us again)
     if next_step == "tunnel" then s:skip() return end
     if next_step == "websocket" then
       local ok2, err = pcall(websocket.run, s, dir, s.session)

@@ -653,8 +653,18 @@ void lt_dissect_tcp_gap(lt_dissect *x, lt_flow *f, int dir, uint64_t missing)
     if (rc == 0)
         return;
     x->st.gaps++;
+    /* The reader sees the hole as an end first, so a message it was in the
+     * middle of is finished (incomplete) rather than lost; then the stream
+     * function starts again after the hole. */
+    s->eof = s->hole = 1;
+    s->skip = 0;
+    run(x, ds, dir);
+    if (ds->stopped)
+        return;
     drop_coroutine(x, ds, dir);
+    ds->done[dir] = 0;
     lt_stream_reset(s);
+    s->eof = s->hole = 0;
     s->offset += missing;
     lua_pushinteger(x->h->L, (lua_Integer)missing);
     char msg[96];

@@ -165,8 +165,11 @@ int lt_stream_keep(lt_stream *s)
 int lt_stream_gap(lt_stream *s, uint64_t missing)
 {
     if (s->skip_nl) {
-        s->offset += missing; /* the newline may have been in the hole: go on to the next */
-        return 0;
+        /* After a hole the position is unknown; what follows it is as good
+         * a place to look for a message as a line start. */
+        s->skip_nl = 0;
+        s->offset += missing;
+        return 1;
     }
     if (s->skip == LT_STREAM_SKIP_ALL || (s->skip && s->skip >= missing)) {
         s->offset += missing;
@@ -323,6 +326,38 @@ static int until_k(lua_State *L, int status, lua_KContext ctx)
 static int s_read_until(lua_State *L)
 {
     return until_k(L, LUA_OK, 0);
+}
+
+static int find_k(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)status;
+    (void)ctx;
+    lt_stream *s = reader(L, "find");
+    size_t dlen;
+    const char *d = luaL_checklstring(L, 2, &dlen);
+    size_t max = check_max(L, 3, "find");
+    if (dlen == 0)
+        return luaL_error(L, "find: empty string");
+    const uint8_t *p;
+    size_t n = avail(s, &p);
+    size_t window = n < max + dlen ? n : max + dlen; /* matches starting before max */
+    size_t from = s->scanned >= dlen ? s->scanned - (dlen - 1) : 0;
+    const uint8_t *hit = window > from ? memmem(p + from, window - from, d, dlen) : NULL;
+    if (hit && (size_t)(hit - p) < max) {
+        lua_pushinteger(L, (lua_Integer)(hit - p));
+        return 1;
+    }
+    if (n >= max + dlen || s->eof) {
+        lua_pushnil(L);
+        return 1;
+    }
+    s->scanned = window;
+    return suspend(L, find_k);
+}
+
+static int s_find(lua_State *L)
+{
+    return find_k(L, LUA_OK, 0);
 }
 
 static int read_k(lua_State *L, int status, lua_KContext ctx)
@@ -498,9 +533,9 @@ static int s_limit(lua_State *L)
 }
 
 static const char *const field_names[] = {
-    "", "dir", "session", "offset", "resync", "limit_hit", "eof",
+    "", "dir", "session", "offset", "resync", "limit_hit", "eof", "hole",
 };
-enum { F_NONE, F_DIR, F_SESSION, F_OFFSET, F_RESYNC, F_LIMIT, F_EOF, F_COUNT };
+enum { F_NONE, F_DIR, F_SESSION, F_OFFSET, F_RESYNC, F_LIMIT, F_EOF, F_HOLE, F_COUNT };
 
 static int s_index(lua_State *L)
 {
@@ -526,9 +561,12 @@ static int s_index(lua_State *L)
     case F_LIMIT:
         lua_getiuservalue(L, 1, UV_LIMIT);
         break;
+    case F_HOLE:
+        lua_pushboolean(L, s->hole);
+        break;
     case F_EOF: {
         const uint8_t *p;
-        lua_pushboolean(L, s->eof && avail(s, &p) == 0);
+        lua_pushboolean(L, s->eof && !s->hole && avail(s, &p) == 0);
         break;
     }
     default:
@@ -556,7 +594,8 @@ void lt_stream_open(lua_State *L)
     static const luaL_Reg methods[] = {
         { "line", s_line }, { "read_until", s_read_until }, { "read", s_read },
         { "chunk", s_chunk }, { "peek", s_peek }, { "skip", s_skip },
-        { "skip_line", s_skip_line }, { "ts", s_ts }, { "limit", s_limit }, { NULL, NULL },
+        { "skip_line", s_skip_line }, { "find", s_find }, { "ts", s_ts }, { "limit", s_limit },
+        { NULL, NULL },
     };
     luaL_newmetatable(L, LT_STREAM_MT);
     luaL_newlib(L, methods);

@@ -1,7 +1,7 @@
 /*
  * lstream.h — the stream reader a dissector's coroutine reads one direction
  * of a TCP session with: s:line(max), s:read(n), s:read_until(d, max),
- * s:chunk(max), s:peek(n), s:skip(n), s:skip_line().
+ * s:chunk(max), s:peek(n), s:skip(n), s:skip_line(), s:find(str, max).
  *
  * Who owns the bytes: the segment being fed (lt_stream_feed) belongs to the
  * TCP tracker and is read in place while the coroutine runs. What the
@@ -48,7 +48,8 @@ typedef struct lt_stream {
     int nmarks;
     int waiting;                /* suspended in one of its reads */
     int skip_nl;                /* a suspended skip_line() waits for a newline */
-    int eof;
+    int eof;                    /* reads return nil: the end, or a hole (below) */
+    int hole;                   /* the end is a hole: the stream goes on after it */
     int resync;                 /* started after a hole or mid-stream */
     int dir;                    /* 0 client, 1 server */
     lua_State *co;              /* the coroutine allowed to read */
