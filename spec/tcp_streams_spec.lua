@@ -31,8 +31,6 @@ local KNOWN = {
   -- IP reassembly policy
   ["frag4_fragmented-4.pcap"] = "overlapping fragments with different bytes: first wins (tshark: lowest offset)",
   ["frag4_ip_fragmented_garbage.pcap"] = "313 fragments per datagram, over the 256-fragment limit",
-  -- tshark's follow output
-  ["large_tls2.pcap"] = "tshark drops a segment it calls a spurious retransmission although it fills a hole",
   -- capture files
   ["malformed_bgp_mp_reach_nlri-oobr.pcap"] = "a record longer than the file's snapshot length: libpcap cuts it to 1,024 bytes, tshark reads all 2,674",
 }
