@@ -10,14 +10,7 @@ local HTTP = h.samples .. "/http-loopback.pcap"
 local UDP = h.samples .. "/udp-echo.pcap"
 local has, hasnt = h.has, h.hasnt
 
-local function count(s, plain)
-  local n, i = 0, 1
-  while true do
-    local a, b = s:find(plain, i, true)
-    if not a then return n end
-    n, i = n + 1, b + 1
-  end
-end
+local count = h.count
 
 local function sh(cmd) assert(os.execute(cmd), cmd) end
 

@@ -134,6 +134,16 @@ function M.run_limited(seconds, args, opts)
 end
 
 --- Asserts that `s` contains the plain text `plain` (or does not).
+--- How many times the plain string `plain` occurs in `s`.
+function M.count(s, plain)
+  local n, i = 0, 1
+  while true do
+    local a, b = s:find(plain, i, true)
+    if not a then return n end
+    n, i = n + 1, b + 1
+  end
+end
+
 function M.has(s, plain)
   luassert.is_truthy(s:find(plain, 1, true), ("expected to find %q in:\n%s"):format(plain, s))
 end

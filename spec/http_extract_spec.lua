@@ -6,6 +6,7 @@
 -- directory.
 
 local h = require("helper")
+local build = require("pcap_build")
 local J = require("json_decode")
 
 local has = h.has
@@ -65,43 +66,9 @@ local function bodies()
   return out
 end
 
-------------------------------------------------------------------------
--- A tiny capture builder (Ethernet, IPv4, TCP with zero checksums, which
--- lunatap does not check): one connection on port 80, `parts` = {
--- {"client"|"server", bytes}, ... } after the handshake, then FINs unless
--- `no_fin`.
-
+-- Captures built for one case (spec/pcap_build.lua).
 local function pcap_of(parts, no_fin)
-  local out = { string.pack("<I4I2I2i4I4I4I4", 0xa1b2c3d4, 2, 4, 0, 0, 262144, 1) }
-  local t = 1700000000 * 1000000
-  local ends = {
-    client = { ip = "\10\0\0\1", port = 40000, seq = 1000, mac = "\2\0\0\0\0\1" },
-    server = { ip = "\10\0\0\2", port = 80, seq = 5000, mac = "\2\0\0\0\0\2" },
-  }
-  local function seg(side, flags, data)
-    data = data or ""
-    local me = ends[side]
-    local peer = ends[side == "client" and "server" or "client"]
-    local tcp = string.pack(">I2I2I4I4BBI2I2I2", me.port, peer.port, me.seq, peer.seq, 0x50,
-      flags, 65535, 0, 0) .. data
-    local ip = string.pack(">BBI2I2I2BBI2", 0x45, 0, 20 + #tcp, 1, 0x4000, 64, 6, 0)
-      .. me.ip .. peer.ip .. tcp
-    local frame = peer.mac .. me.mac .. "\8\0" .. ip
-    out[#out + 1] = string.pack("<I4I4I4I4", t // 1000000, t % 1000000, #frame, #frame) .. frame
-    t = t + 1000
-    me.seq = me.seq + #data + ((flags & 0x03) ~= 0 and 1 or 0)
-  end
-  local SYN, ACK, FIN, PSH = 0x02, 0x10, 0x01, 0x08
-  seg("client", SYN)
-  seg("server", SYN | ACK)
-  seg("client", ACK)
-  for _, p in ipairs(parts) do seg(p[1], PSH | ACK, p[2]) end
-  if not no_fin then
-    seg("client", FIN | ACK)
-    seg("server", FIN | ACK)
-    seg("client", ACK)
-  end
-  return h.tmpfile(table.concat(out), ".pcap")
+  return h.tmpfile(build.tcp_session(parts, { no_fin = no_fin }), ".pcap")
 end
 
 -- One request and a response with `etag` (nil: none) and `body`.

@@ -5,6 +5,7 @@
 -- --tcp-verbose, colour only on a terminal, and usage errors.
 
 local h = require("helper")
+local build = require("pcap_build")
 local J = require("json_decode")
 
 local has, hasnt = h.has, h.hasnt
@@ -73,41 +74,9 @@ local function truth_request(uri)
   error("no request for " .. uri .. " in the truth")
 end
 
-------------------------------------------------------------------------
--- A tiny capture builder (Ethernet, IPv4, TCP with zero checksums, which
--- lunatap does not check): one connection, `parts` = { {"client"|"server",
--- bytes}, ... } after the handshake, then FINs.
-
+-- Captures built for one case (spec/pcap_build.lua).
 local function pcap_of(parts, port)
-  port = port or 80
-  local out = { string.pack("<I4I2I2i4I4I4I4", 0xa1b2c3d4, 2, 4, 0, 0, 262144, 1) }
-  local t = 1700000000 * 1000000
-  local ends = {
-    client = { ip = "\10\0\0\1", port = 40000, seq = 1000, mac = "\2\0\0\0\0\1" },
-    server = { ip = "\10\0\0\2", port = port, seq = 5000, mac = "\2\0\0\0\0\2" },
-  }
-  local function seg(side, flags, data)
-    data = data or ""
-    local me = ends[side]
-    local peer = ends[side == "client" and "server" or "client"]
-    local tcp = string.pack(">I2I2I4I4BBI2I2I2", me.port, peer.port, me.seq, peer.seq, 0x50,
-      flags, 65535, 0, 0) .. data
-    local ip = string.pack(">BBI2I2I2BBI2", 0x45, 0, 20 + #tcp, 1, 0x4000, 64, 6, 0)
-      .. me.ip .. peer.ip .. tcp
-    local frame = peer.mac .. me.mac .. "\8\0" .. ip
-    out[#out + 1] = string.pack("<I4I4I4I4", t // 1000000, t % 1000000, #frame, #frame) .. frame
-    t = t + 1000
-    me.seq = me.seq + #data + ((flags & 0x03) ~= 0 and 1 or 0)
-  end
-  local SYN, ACK, FIN, PSH = 0x02, 0x10, 0x01, 0x08
-  seg("client", SYN)
-  seg("server", SYN | ACK)
-  seg("client", ACK)
-  for _, p in ipairs(parts) do seg(p[1], PSH | ACK, p[2]) end
-  seg("client", FIN | ACK)
-  seg("server", FIN | ACK)
-  seg("client", ACK)
-  return h.tmpfile(table.concat(out), ".pcap")
+  return h.tmpfile(build.tcp_session(parts, { port = port }), ".pcap")
 end
 
 local function response_text(status, headers, body)

@@ -25,14 +25,7 @@ local function run_src(src, before, pcap, limit)
   return r, path
 end
 
-local function count(s, plain)
-  local n, i = 0, 1
-  while true do
-    local a, b = s:find(plain, i, true)
-    if not a then return n end
-    n, i = n + 1, b + 1
-  end
-end
+local count = h.count
 
 local has, hasnt = h.has, h.hasnt
 

@@ -1,0 +1,44 @@
+-- A tiny capture builder for specs: one TCP connection over Ethernet and
+-- IPv4 (checksums zero: lunatap does not check them), the handshake, then
+-- `parts` = { {"client"|"server", bytes}, ... } one segment each, then the
+-- FINs. Timestamps start at 1700000000 and advance 1 ms per packet.
+
+local M = {}
+
+--- Returns the bytes of a pcap file. opts.port: server port (80);
+-- opts.no_fin: leave the connection open.
+function M.tcp_session(parts, opts)
+  opts = opts or {}
+  local out = { string.pack("<I4I2I2i4I4I4I4", 0xa1b2c3d4, 2, 4, 0, 0, 262144, 1) }
+  local t = 1700000000 * 1000000
+  local ends = {
+    client = { ip = "\10\0\0\1", port = 40000, seq = 1000, mac = "\2\0\0\0\0\1" },
+    server = { ip = "\10\0\0\2", port = opts.port or 80, seq = 5000, mac = "\2\0\0\0\0\2" },
+  }
+  local function seg(side, flags, data)
+    data = data or ""
+    local me = ends[side]
+    local peer = ends[side == "client" and "server" or "client"]
+    local tcp = string.pack(">I2I2I4I4BBI2I2I2", me.port, peer.port, me.seq, peer.seq, 0x50,
+      flags, 65535, 0, 0) .. data
+    local ip = string.pack(">BBI2I2I2BBI2", 0x45, 0, 20 + #tcp, 1, 0x4000, 64, 6, 0)
+      .. me.ip .. peer.ip .. tcp
+    local frame = peer.mac .. me.mac .. "\8\0" .. ip
+    out[#out + 1] = string.pack("<I4I4I4I4", t // 1000000, t % 1000000, #frame, #frame) .. frame
+    t = t + 1000
+    me.seq = me.seq + #data + ((flags & 0x03) ~= 0 and 1 or 0)
+  end
+  local SYN, ACK, FIN, PSH = 0x02, 0x10, 0x01, 0x08
+  seg("client", SYN)
+  seg("server", SYN | ACK)
+  seg("client", ACK)
+  for _, p in ipairs(parts) do seg(p[1], PSH | ACK, p[2]) end
+  if not opts.no_fin then
+    seg("client", FIN | ACK)
+    seg("server", FIN | ACK)
+    seg("client", ACK)
+  end
+  return table.concat(out)
+end
+
+return M
