@@ -138,7 +138,7 @@ describe("sandbox: unreachable functions", function()
     end
     assert.are.equal(7, seen)
     -- and the essentials are there
-    has(r.out, "lib _G _G _VERSION arg assert buffer collectgarbage coroutine emit error getmetatable")
+    has(r.out, "lib _G _G _VERSION arg assert buffer collectgarbage coroutine dissector emit error getmetatable")
   end)
 end)
 
