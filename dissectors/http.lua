@@ -209,24 +209,39 @@ local function is_chunked(headers)
   return te ~= nil and te:lower():match("chunked%s*$") ~= nil
 end
 
+local DECODERS = { gzip = "gzip", ["x-gzip"] = "gzip", deflate = "deflate" }
+
+-- Undoes the content codings, last applied first (RFC 9110 8.4.1);
+-- identity is nothing to undo. A coding it cannot undo stops there with
+-- body_error; what could be decoded stays.
 local function decode_body(msg, sink)
   if not sink.keep then return end
-  local raw = concat(sink.parts)
-  local enc = (msg.headers["content-encoding"] or ""):lower()
-  enc = trim(enc)
-  local kind = (enc == "gzip" or enc == "x-gzip") and "gzip" or enc == "deflate" and "deflate"
-  if not kind or raw == "" then
-    msg.body = raw
-    return
+  local body = concat(sink.parts)
+  local codings = {}
+  for c in (msg.headers["content-encoding"] or ""):lower():gmatch("[^,%s]+") do
+    if c ~= "identity" then codings[#codings + 1] = c end
   end
-  local out, truncated, err = require("lunatap.codec").inflate(raw, kind, sink.cap)
-  if out == nil then
-    msg.body, msg.body_error = raw, truncated -- inflate returned nil, message
-    return
+  local codec = require("lunatap.codec")
+  for i = #codings, 1, -1 do
+    if body == "" then break end
+    local kind = DECODERS[codings[i]]
+    if not kind then
+      msg.body_error = "content coding " .. codings[i] .. " is not decoded"
+      break
+    end
+    local out, truncated, err = codec.inflate(body, kind, sink.cap)
+    if out == nil then
+      msg.body_error = truncated -- inflate returned nil, message
+      break
+    end
+    body = out
+    if truncated then msg.body_truncated = true end
+    if err then
+      msg.body_error = err
+      break
+    end
   end
-  msg.body = out
-  if truncated then msg.body_truncated = true end
-  if err then msg.body_error = err end
+  msg.body = body
 end
 
 -- Reads the body framed as `how` ("length", "chunked", "close" or nil).

@@ -528,12 +528,12 @@ static int api_print(lua_State *L)
     luaL_Buffer b;
     luaL_buffinit(L, &b);
     for (int i = 1; i <= n; i++) {
-        size_t len;
-        const char *s = luaL_tolstring(L, i, &len);
+        /* The separator goes in before the next value is pushed: the
+         * buffer must be on top of the stack when it grows. */
         if (i > 1)
             luaL_addchar(&b, '\t');
+        luaL_tolstring(L, i, NULL);
         luaL_addvalue(&b);
-        (void)s;
     }
     luaL_addchar(&b, '\n');
     luaL_pushresult(&b);

@@ -7,8 +7,9 @@
 -- gzip and deflate are undone) is written to DIR/SUB/NAME, where NAME is
 -- the response's ETag made safe (W/ and quotes removed, every byte other
 -- than A-Z a-z 0-9 . _ - replaced by _, no leading dot) or, without an
--- ETag, the SHA-256 of the body in hex. An object whose name was already
--- written (the same ETag, or the same bytes) is written once; every object
+-- ETag, the SHA-256 of the body in hex; the same ETag with other bytes
+-- gets a hash suffix. An object already written (the same ETag and bytes,
+-- or the same bytes) is written once; every object
 -- gets a line in the index (DIR/SUB/index.jsonl): url, status,
 -- content_type, size, file, session, etag, and "truncated": true when the
 -- body was cut (by --max-body or by the end of the capture) — what there is
@@ -154,10 +155,12 @@ on("http.response", function(res, s)
 
   local etag = res.headers["etag"]
   local name = etag and etag_name(etag)
+  local hex = sha256(body)
   if name then
-    name = claim(name, "etag:" .. etag)
+    -- The same ETag with other bytes (a 206 range, a server that reuses
+    -- ETags) is another object: it gets the name with a hash suffix.
+    name = claim(name, "etag:" .. etag .. "\0" .. hex)
   else
-    local hex = sha256(body)
     name = claim(hex, "sha256:" .. hex)
   end
   local path = prefix .. name
