@@ -582,6 +582,15 @@ print(json(t))
     end)
   end)
 
+  describe("print", function()
+    it("joins long and short values with tabs (the buffer grows on the heap)", function()
+      local r = run_src('on("done", function() print(string.rep("a", 5000), "b", 3, nil) end)',
+                        { "-r", UDP })
+      assert.are.equal(0, r.code, r.err)
+      assert.are.equal(string.rep("a", 5000) .. "\tb\t3\tnil\n", r.out)
+    end)
+  end)
+
   describe("--max-output", function()
     local PRINTER = [[
 for i = 1, 1000 do print(("line %04d"):format(i)) end
