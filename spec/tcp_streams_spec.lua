@@ -49,7 +49,6 @@ local KNOWN_RETX = {
   ["large_many-protocols.pcap"] = "partial repeats; TCP in tunnels",
   ["large_pcapplusplus-example.pcap"] = "partial repeats",
   ["large_teams.pcap"] = "partial repeats",
-  ["large_tls2.pcap"] = "tshark's spurious-retransmission verdict on a segment that fills a hole",
   ["large_wechat.pcap"] = "partial repeats",
   ["tcp_reassembly.pcap"] = "overlapping retransmissions with other bytes: partial repeats",
   ["tcp_syn_retransmit_with_ts.pcap"] = "a repeated SYN counted as a SYN retry and its repeat as well",
