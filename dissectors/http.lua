@@ -15,6 +15,7 @@ local MAX_HEADERS = 1024
 local MAX_CHUNK_LINE = 1024
 local MAX_CHUNK_HEX = 13        -- hex digits: sizes below 2^52
 local PIECE = 64 * 1024         -- body bytes handed to Lua at a time
+local MAX_PENDING = 10000       -- requests waiting for a response, per session
 
 local METHODS = {}
 for m in ([[GET HEAD POST PUT DELETE CONNECT OPTIONS TRACE PATCH PROPFIND PROPPATCH
@@ -110,6 +111,32 @@ local function read_head(s, parse, what)
   local headers, list = read_headers(s, budget)
   if not headers then return nil end
   return { a, b, c }, headers, list
+end
+
+-- Requests waiting for their responses, oldest first. Past MAX_PENDING
+-- (a client that never gets answers) the oldest are given up: their
+-- responses, if they ever come, pair with nothing rather than wrongly.
+local function new_queue()
+  return { first = 1, last = 0 }
+end
+
+local function push_request(q, req)
+  q.last = q.last + 1
+  q[q.last] = req
+  if q.last - q.first + 1 > MAX_PENDING then
+    q[q.first] = nil
+    q.first = q.first + 1
+    q.dropped = (q.dropped or 0) + 1
+  end
+end
+
+local function oldest_request(q)
+  return q[q.first]
+end
+
+local function pop_request(q)
+  q[q.first] = nil
+  if q.first <= q.last then q.first = q.first + 1 end
 end
 
 local function new_message(fields, headers, list)
@@ -307,7 +334,7 @@ local function client_message(s, state)
   state.nreq = state.nreq + 1
   local req = new_message({ method = method, uri = uri, version = version, ts = ts,
                             index = state.nreq, from = "client" }, headers, list)
-  state.pending[#state.pending + 1] = req
+  push_request(state.pending, req)
   local how, n = request_framing(headers)
   read_body(s, req, how, n, s.session)
   emit("http.request", req, s.session)
@@ -336,8 +363,8 @@ local function server_message(s, state)
   local version, code, reason = parts[1], parts[2], parts[3]
   local status = tonumber(code)
   local interim = status >= 100 and status < 200 and status ~= 101
-  local req = state.pending[1]
-  if req and not interim then table.remove(state.pending, 1) end
+  local req = oldest_request(state.pending)
+  if req and not interim then pop_request(state.pending) end
   local res = new_message({ status = status, reason = reason, version = version, ts = ts,
                             request = req, latency = req and ts - req.ts, from = "server",
                             interim = interim or nil }, headers, list)
@@ -420,7 +447,7 @@ end
 local FATAL = { chunk_size = true, ws_frame = true }
 
 local function stream(s, dir, state)
-  state.pending = state.pending or {}
+  state.pending = state.pending or new_queue()
   state.nreq = state.nreq or 0
   local message = dir == "client" and client_message or server_message
   if s.resync then
@@ -430,7 +457,7 @@ local function stream(s, dir, state)
     -- mid-stream at a message boundary keeps what the other side queued.
     local at = s.offset
     if not resync(s, dir) then return end
-    if at > 0 or s.offset > at then state.pending = {} end
+    if at > 0 or s.offset > at then state.pending = new_queue() end
   end
   local next_step = "next"
   while true do
@@ -440,7 +467,7 @@ local function stream(s, dir, state)
       emit("http.error", { limit = limit, message = tostring(step), direction = dir,
                            fatal = FATAL[limit] or nil }, s.session)
       if FATAL[limit] then s:skip() return end
-      state.pending = {}
+      state.pending = new_queue()
       if not resync(s, dir) then return end
       step = "next"
     end

@@ -213,4 +213,17 @@ end)]])
     }, [[on("http.response", function(r) print(r.request.uri, r.body_len, tostring(r.incomplete)) end)]])
     h.has(out, "/a\t0\tnil\n/b\t13\tnil\n")
   end)
+
+  it("gives up the oldest of more than 10,000 unanswered requests", function()
+    local reqs = {}
+    for i = 1, 10005 do reqs[i] = ("GET /%d HTTP/1.1\r\n\r\n"):format(i) end
+    local all, parts = table.concat(reqs), {}
+    for i = 1, #all, 1400 do parts[#parts + 1] = { "client", all:sub(i, i + 1399) } end
+    parts[#parts + 1] = { "server", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n" }
+    local out = run(parts, [[
+local n = 0
+on("http.request", function() n = n + 1 end)
+on("http.response", function(r) print("response", n, r.request and r.request.uri) end)]])
+    h.has(out, "response\t10005\t/6\n")
+  end)
 end)
