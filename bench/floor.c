@@ -16,8 +16,9 @@ int main(int argc, char **argv)
         perror(argv[1]);
         return 1;
     }
+    static char buf[1 << 20]; /* glibc ignores the size without a buffer */
     if (!nobuf)
-        setvbuf(f, NULL, _IOFBF, 1 << 20);
+        setvbuf(f, buf, _IOFBF, sizeof buf);
     char err[PCAP_ERRBUF_SIZE];
     pcap_t *p = pcap_fopen_offline(f, err);
     if (!p) {

@@ -23,6 +23,8 @@ typedef struct replay {
     FILE *under;
     unsigned char head[4];
     size_t head_len, head_pos;
+    char *buf;              /* the stream's buffer: glibc ignores the size
+                             * setvbuf is given without one */
 } replay;
 
 static ssize_t replay_read(void *cookie, char *buf, size_t size)
@@ -46,6 +48,7 @@ static int replay_close(void *cookie)
 {
     replay *r = cookie;
     int rc = r->under == stdin ? 0 : fclose(r->under);
+    free(r->buf);
     free(r);
     return rc;
 }
@@ -82,7 +85,11 @@ static FILE *open_peeked(const char *path, uint32_t *magic, size_t *got, char *e
         replay_close(r);
         return NULL;
     }
-    setvbuf(f, NULL, _IOFBF, LT_SOURCE_STDIO_BUF);
+    /* A 1 MiB buffer: reads of a large file in few system calls. Without
+     * memory for it the stream keeps its default buffer. */
+    r->buf = malloc(LT_SOURCE_STDIO_BUF);
+    if (r->buf)
+        setvbuf(f, r->buf, _IOFBF, LT_SOURCE_STDIO_BUF);
     return f;
 }
 

@@ -4,18 +4,23 @@
     python3 samples/gen_http.py features OUT.pcap [TRUTH.json]
     python3 samples/gen_http.py case NAME OUT.pcap
     python3 samples/gen_http.py list
+    python3 samples/gen_http.py bulk OUT.pcap [--sessions N] [--concurrent C]
+                                              [--seed S] [--truth T.json]
 
 `features` writes the capture committed as samples/http-features.pcap (and
 its truth, samples/http-features.truth.json): one TCP session per HTTP
 feature, described in samples/README.md. `case NAME` writes one bad-input
 capture (a huge header line, a decompression bomb, ...), made at test time
-and never committed; `list` prints the case names.
+and never committed; `list` prints the case names. `bulk` writes a large mixed
+capture for bench/http.sh (about 400 MB by default; see write_bulk), made
+at bench time and never committed, and with --truth its request counts.
 
 Standard library only, and deterministic: every byte comes from fixed text,
-SHA-256 in counter mode (prng_bytes) or zlib, and timestamps start at
-1700000000.0 and advance by fixed steps. Captures are classic pcap,
-LINKTYPE_ETHERNET, microsecond timestamps, with correct IPv4 and TCP
-checksums, three-way handshakes, MSS-sized segments, ACKs and FIN teardown.
+SHA-256 in counter mode (prng_bytes), zlib or (bulk only) random.Random(seed),
+and timestamps start at 1700000000.0 and advance by fixed steps. Captures
+are classic pcap, LINKTYPE_ETHERNET, microsecond timestamps, with correct
+IPv4 and TCP checksums, three-way handshakes, MSS-sized segments, ACKs and
+FIN teardown.
 """
 
 import base64
@@ -23,6 +28,7 @@ import hashlib
 import http
 import ipaddress
 import json
+import random
 import struct
 import sys
 import zlib
@@ -945,11 +951,408 @@ def write_case(name, pcap_path):
         CASES[name](Capture(fp))
 
 
+# ------------------------------------------------------------ bulk capture
+#
+# `bulk` writes a large mixed capture for bench/http.sh: many keep-alive
+# HTTP/1.1 sessions over IPv4 and IPv6, `concurrent` of them open at a time
+# with their packets interleaved, plus non-HTTP noise (UDP datagrams, TCP
+# sessions of binary data) and about 0.5% of data segments retransmitted or
+# captured out of order. Every choice comes from random.Random(seed), so a
+# seed gives the same bytes. It is written for speed: bodies are slices of
+# pools made once, gzip bodies are compressed once, and checksums are
+# computed with int.from_bytes modulo 0xFFFF (2^16 = 1 mod 0xFFFF, so a
+# big-endian integer of an even-length buffer is congruent to the sum of its
+# 16-bit words), which gives the same value as inet_checksum.
+
+BULK_SESSIONS = 1200
+BULK_CONCURRENT = 64
+BULK_SEED = 1
+BULK_MSS = {4: 1460, 6: 1440}
+BULK_METHODS = (("GET", 0.82), ("POST", 0.10), ("HEAD", 0.03), ("PUT", 0.03),
+                ("DELETE", 0.02))
+BULK_NOISE_TCP = 0.03            # share of new sessions that are binary TCP
+BULK_UDP = 0.01                  # chance of a UDP datagram after each packet
+BULK_REORDER = 0.0025            # per data segment: swapped with the next one
+BULK_RETRANSMIT = 0.0025         # per data segment: captured twice
+
+_REC = struct.Struct("<IIII")
+_IP4 = struct.Struct("!BBHHHBBH4s4s")
+_IP6 = struct.Struct("!IHBB16s16s")
+_TCPH = struct.Struct("!HHIIBBHHH")
+_UDPH = struct.Struct("!HHHH")
+_MSS_OPTION = {v: struct.pack("!BBH", 2, 4, mss) for v, mss in BULK_MSS.items()}
+
+
+def _words_sum(data):
+    """data (even length) as a big-endian integer: congruent mod 0xFFFF to
+    the sum of its 16-bit words."""
+    return int.from_bytes(data, "big")
+
+
+def _csum(total):
+    """Internet checksum from a sum of 16-bit words (any size, nonzero),
+    equal to inet_checksum's fold: ~(end-around-carry sum) & 0xFFFF."""
+    s = total % 0xFFFF
+    return 0xFFFF - s if s else 0
+
+
+class _BulkDir:
+    """One direction of a flow: addresses, ports and header sums made once."""
+    __slots__ = ("eth", "src", "dst", "sport", "dport", "v6", "asum", "ipid", "mss")
+
+    def __init__(self, src, dst, sport, dport, src_mac, dst_mac, ipid):
+        self.v6 = len(src) == 16
+        self.eth = dst_mac + src_mac + (b"\x86\xdd" if self.v6 else b"\x08\x00")
+        self.src, self.dst, self.sport, self.dport = src, dst, sport, dport
+        self.asum = _words_sum(src) + _words_sum(dst)
+        self.ipid = ipid
+        self.mss = BULK_MSS[6 if self.v6 else 4]
+
+    def ip(self, proto, length):
+        """The IP header for `length` bytes of transport."""
+        if self.v6:
+            return _IP6.pack(0x60000000, length, proto, 64, self.src, self.dst)
+        self.ipid = (self.ipid + 1) & 0xFFFF
+        total = 20 + length
+        c = _csum(0x4500 + total + self.ipid + 0x4000 + (64 << 8 | proto) + self.asum)
+        return _IP4.pack(0x45, 0, total, self.ipid, 0x4000, 64, proto, c, self.src, self.dst)
+
+    def tcp(self, seq, ack, flags, payload=b"", options=b""):
+        """A whole Ethernet frame with a TCP segment."""
+        seq &= 0xFFFFFFFF
+        ack &= 0xFFFFFFFF
+        hl = 20 + len(options)
+        length = hl + len(payload)
+        n = len(payload)
+        pv = int.from_bytes(payload, "big") << 8 if n & 1 else int.from_bytes(payload, "big")
+        total = (self.asum + 6 + length + self.sport + self.dport + (seq >> 16) +
+                 (seq & 0xFFFF) + (ack >> 16) + (ack & 0xFFFF) + ((hl << 10) | flags) +
+                 65535 + _words_sum(options) + pv)
+        head = _TCPH.pack(self.sport, self.dport, seq, ack, hl << 2, flags, 65535,
+                          _csum(total), 0)
+        return b"".join((self.eth, self.ip(6, length), head, options, payload))
+
+    def udp(self, payload):
+        length = 8 + len(payload)
+        n = len(payload)
+        pv = int.from_bytes(payload, "big") << 8 if n & 1 else int.from_bytes(payload, "big")
+        c = _csum(self.asum + 17 + length + self.sport + self.dport + length + pv) or 0xFFFF
+        return b"".join((self.eth, self.ip(17, length),
+                         _UDPH.pack(self.sport, self.dport, length, c), payload))
+
+
+class _Bulk:
+    """Shared state of one bulk capture: the random source, the body pools,
+    the counts that become the truth."""
+
+    def __init__(self, seed):
+        self.rng = rng = random.Random(seed)
+        self.binary = rng.randbytes(4 << 20)
+        words = rng.choices(WORDS, k=600_000)
+        lines = ["%06d %s\n" % (i, " ".join(words[j:j + 10]))
+                 for i, j in enumerate(range(0, len(words), 10))]
+        self.text = "".join(lines).encode()          # about 4.7 MB
+        self.gzip = []                                # (decoded length, gzip bytes)
+        for k in range(24):
+            n = int(4000 * 500 ** (k / 23))           # 4 KB .. 2 MB decoded
+            off = rng.randrange(len(self.text) - n)
+            c = zlib.compressobj(6, zlib.DEFLATED, -15, 9)
+            raw = self.text[off:off + n]
+            body = c.compress(raw) + c.flush()
+            self.gzip.append((n, b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + body +
+                              struct.pack("<II", zlib.crc32(raw), n)))
+        self.methods = {}
+        self.statuses = {}
+        self.counts = {"http_sessions": 0, "http_sessions_v6": 0, "noise_tcp_sessions": 0,
+                       "udp_datagrams": 0, "requests": 0, "responses": 0,
+                       "retransmitted_segments": 0, "reordered_pairs": 0,
+                       "data_segments": 0}
+
+    def count(self, key, n=1):
+        self.counts[key] += n
+
+    def pool_slice(self, pool, n):
+        off = self.rng.randrange(len(pool) - n)
+        return pool[off:off + n]
+
+
+def _bulk_flow(bulk, index, server_port):
+    """The two directions of a new TCP flow, IPv6 for about 30%."""
+    rng = bulk.rng
+    v6 = rng.random() < 0.3
+    if v6:
+        client = ipaddress.IPv6Address("2001:db8:1::").packed[:12] + index.to_bytes(4, "big")
+        server = ipaddress.IPv6Address("2001:db8:200::%x" % (1 + index % 8)).packed
+    else:
+        client = bytes((10, 1 + (index >> 16) % 200, (index >> 8) & 255, index & 255))
+        server = bytes((10, 200, 0, 1 + index % 8))
+    cport = 32768 + index % 28000
+    c = _BulkDir(client, server, cport, server_port, CLIENT_MAC, SERVER_MAC, rng.getrandbits(16))
+    s = _BulkDir(server, client, server_port, cport, SERVER_MAC, CLIENT_MAC, rng.getrandbits(16))
+    return v6, c, s
+
+
+def _bulk_send(bulk, me, peer, state, data):
+    """Yields the frames that carry `data` from `me`: MSS-sized segments, the
+    peer ACKing every second one and the last; now and then a segment is
+    captured twice or two segments swap places. state = [me_nxt, peer_nxt]."""
+    rng = bulk.rng
+    mss = me.mss
+    base, ack = state
+    n = len(data)
+    view = memoryview(data)
+    starts = list(range(0, n, mss))
+    bulk.count("data_segments", len(starts))
+    last_i = len(starts) - 1
+    i = 0
+    emitted = 0
+    while i <= last_i:
+        r = rng.random()
+        if r < BULK_REORDER and i < last_i:
+            order = (i + 1, i)
+            bulk.count("reordered_pairs")
+        else:
+            order = (i,)
+        for j in order:
+            lo = starts[j]
+            hi = min(lo + mss, n)
+            flags = ACK | PSH if j == last_i else ACK
+            yield me.tcp(base + lo, ack, flags, view[lo:hi])
+            emitted += 1
+            if BULK_REORDER <= r < BULK_REORDER + BULK_RETRANSMIT:
+                bulk.count("retransmitted_segments")
+                yield me.tcp(base + lo, ack, flags, view[lo:hi])
+            if emitted % 2 == 0 and j < last_i and len(order) == 1:
+                yield peer.tcp(ack, base + hi, ACK)
+        i += len(order)
+    state[0] = base + n
+    yield peer.tcp(ack, base + n, ACK)
+
+
+def _bulk_http_session(bulk, index):
+    rng = bulk.rng
+    port = 80 if rng.random() < 0.8 else 8080
+    v6, c, s = _bulk_flow(bulk, index, port)
+    bulk.count("http_sessions")
+    if v6:
+        bulk.count("http_sessions_v6")
+    cisn, sisn = rng.getrandbits(32), rng.getrandbits(32)
+    yield c.tcp(cisn, 0, SYN, options=_MSS_OPTION[6 if v6 else 4])
+    yield s.tcp(sisn, cisn + 1, SYN | ACK, options=_MSS_OPTION[6 if v6 else 4])
+    yield c.tcp(cisn + 1, sisn + 1, ACK)
+    cstate, sstate = [cisn + 1, sisn + 1], [sisn + 1, cisn + 1]
+    host_name = "www%d.example.com" % (index % 97)
+    if port != 80:
+        host_name += ":%d" % port
+    methods, weights = zip(*BULK_METHODS)
+    for k in range(rng.randint(1, 9)):
+        method = rng.choices(methods, weights)[0]
+        req, res = _bulk_exchange(bulk, method, host_name, k)
+        bulk.methods[method] = bulk.methods.get(method, 0) + 1
+        bulk.count("requests")
+        cstate[1] = sstate[0]
+        yield from _bulk_send(bulk, c, s, cstate, req)
+        sstate[1] = cstate[0]
+        yield from _bulk_send(bulk, s, c, sstate, res)
+        bulk.count("responses")
+    a, b = cstate[0], sstate[0]
+    yield c.tcp(a, b, FIN | ACK)
+    yield s.tcp(b, a + 1, FIN | ACK)
+    yield c.tcp(a + 1, b + 1, ACK)
+
+
+def _bulk_chunked(body, rng):
+    size = rng.choice((2048, 4096, 8192, 16384, 32768))
+    view = memoryview(body)
+    parts = []
+    for off in range(0, len(body), size):
+        piece = view[off:off + size]
+        parts += (b"%x\r\n" % len(piece), piece, b"\r\n")
+    parts.append(b"0\r\n\r\n")
+    return b"".join(parts)
+
+
+def _bulk_exchange(bulk, method, host_name, k):
+    """The wire bytes of one request and its response."""
+    rng = bulk.rng
+    path = "/%s/%d/%x%s" % (rng.choice(("static", "img", "api/v1/items", "assets/js", "docs")),
+                            rng.randrange(1000), rng.getrandbits(32),
+                            rng.choice((".html", ".png", ".js", "", "?page=%d" % k)))
+    head = ["%s %s HTTP/1.1" % (method, path), "Host: " + host_name,
+            "User-Agent: " + UA, "Accept: */*", "Accept-Encoding: gzip"]
+    if rng.random() < 0.3:
+        head.append("Cookie: sid=%x" % rng.getrandbits(128))
+    body = b""
+    if method in ("POST", "PUT"):
+        body = bulk.pool_slice(bulk.binary, int(200 * 320 ** rng.random()))  # 200 B .. 64 KB
+        head.append("Content-Type: application/octet-stream")
+        if method == "POST" and rng.random() < 0.2:
+            head.append("Transfer-Encoding: chunked")
+            body = _bulk_chunked(body, rng)
+        else:
+            head.append("Content-Length: %d" % len(body))
+    req = ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+    r = rng.random()
+    status = 200
+    if method == "GET" and r < 0.04:
+        status = 304
+    elif method == "GET" and r < 0.08:
+        status = 404
+    elif method in ("POST", "PUT"):
+        status = 201 if method == "PUT" else 200
+    elif method == "DELETE":
+        status = 204
+    bulk.statuses[status] = bulk.statuses.get(status, 0) + 1
+    head = ["HTTP/1.1 %d %s" % (status, http.HTTPStatus(status).phrase),
+            "Date: Tue, 14 Nov 2023 22:13:20 GMT", "Server: lunatap-gen"]
+    if status in (204, 304):
+        return req, ("\r\n".join(head) + "\r\n\r\n").encode()
+    if status == 404:
+        body, ctype, gz = b"<html><body>not found</body></html>\n", "text/html", False
+    elif method in ("POST", "PUT"):
+        body, ctype, gz = b'{"ok":true,"id":%d}\n' % rng.randrange(10 ** 6), "application/json", False
+    else:
+        kind = rng.random()
+        gz = kind < 0.2
+        if gz:
+            _, body = rng.choice(bulk.gzip)
+            ctype = "text/html"
+        else:
+            n = int(1000 * 500 ** rng.random())       # 1 KB .. 500 KB
+            if kind < 0.6:
+                body, ctype = bulk.pool_slice(bulk.text, n), "text/html; charset=utf-8"
+            else:
+                body, ctype = bulk.pool_slice(bulk.binary, n), "image/png"
+    head.append("Content-Type: " + ctype)
+    if gz:
+        head.append("Content-Encoding: gzip")
+    if method != "HEAD" and rng.random() < 0.3:
+        head.append("Transfer-Encoding: chunked")
+        wire = _bulk_chunked(body, rng)
+    else:
+        head.append("Content-Length: %d" % len(body))
+        wire = b"" if method == "HEAD" else body
+    return req, ("\r\n".join(head) + "\r\n\r\n").encode() + wire
+
+
+def _bulk_noise_session(bulk, index):
+    """A TCP session of binary data on port 5001: a short client message,
+    then 20 KB .. 2 MB from the server."""
+    rng = bulk.rng
+    v6, c, s = _bulk_flow(bulk, index, 5001)
+    bulk.count("noise_tcp_sessions")
+    cisn, sisn = rng.getrandbits(32), rng.getrandbits(32)
+    yield c.tcp(cisn, 0, SYN, options=_MSS_OPTION[6 if v6 else 4])
+    yield s.tcp(sisn, cisn + 1, SYN | ACK, options=_MSS_OPTION[6 if v6 else 4])
+    yield c.tcp(cisn + 1, sisn + 1, ACK)
+    cstate, sstate = [cisn + 1, sisn + 1], [sisn + 1, cisn + 1]
+    yield from _bulk_send(bulk, c, s, cstate, b"\x00\x01" + bulk.pool_slice(bulk.binary, 98))
+    sstate[1] = cstate[0]
+    yield from _bulk_send(bulk, s, c, sstate,
+                          b"\x00\x02" + bulk.pool_slice(bulk.binary, int(20_000 * 100 ** rng.random())))
+    a, b = cstate[0], sstate[0]
+    yield s.tcp(b, a, FIN | ACK)
+    yield c.tcp(a, b + 1, FIN | ACK)
+    yield s.tcp(b + 1, a + 1, ACK)
+
+
+def write_bulk(pcap_path, sessions=BULK_SESSIONS, concurrent=BULK_CONCURRENT,
+               seed=BULK_SEED, truth_path=None):
+    bulk = _Bulk(seed)
+    rng = bulk.rng
+    udp_dirs = [_BulkDir(bytes((10, 9, 0, 1 + i)), bytes((10, 9, 1, 1)), 40000 + i, 40999,
+                         CLIENT_MAC, SERVER_MAC, i) for i in range(8)]
+    started = [0]
+
+    def start():
+        i = started[0]
+        started[0] += 1
+        if rng.random() < BULK_NOISE_TCP:
+            return _bulk_noise_session(bulk, i)
+        return _bulk_http_session(bulk, i)
+
+    active = [start() for _ in range(min(concurrent, sessions))]
+    now = EPOCH_US
+    packets = nbytes = 0
+    out, pending = [], 0
+    rec = _REC.pack
+    with open(pcap_path, "wb") as fp:
+        fp.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, SNAPLEN, LINKTYPE_ETHERNET))
+        while active:
+            i = rng.randrange(len(active))
+            frame = next(active[i], None)
+            if frame is None:
+                if started[0] < sessions:
+                    active[i] = start()
+                else:
+                    active[i] = active[-1]
+                    active.pop()
+                continue
+            frames = [frame]
+            if rng.random() < BULK_UDP:
+                d = rng.choice(udp_dirs)
+                frames.append(d.udp(bulk.pool_slice(bulk.binary, rng.randrange(40, 1200))))
+                bulk.count("udp_datagrams")
+            for frame in frames:
+                n = len(frame)
+                out.append(rec(now // 1_000_000, now % 1_000_000, n, n))
+                out.append(frame)
+                now += 2 + n // 200                  # about 1.3 Gbit/s
+                packets += 1
+                nbytes += n
+                pending += n
+            if pending > 4 << 20:
+                fp.write(b"".join(out))
+                out, pending = [], 0
+        fp.write(b"".join(out))
+    if truth_path:
+        truth = {"generator": "python3 samples/gen_http.py bulk --sessions %d --concurrent %d "
+                              "--seed %d" % (sessions, concurrent, seed),
+                 "notes": "requests = HTTP requests in the capture (each answered: responses "
+                          "= requests); methods and statuses count them; sessions include "
+                          "noise_tcp_sessions (binary, port 5001); data_segments excludes "
+                          "retransmitted copies",
+                 "packets": packets, "frame_bytes": nbytes,
+                 "methods": dict(sorted(bulk.methods.items())),
+                 "statuses": {str(k): v for k, v in sorted(bulk.statuses.items())}}
+        truth.update(bulk.counts)
+        with open(truth_path, "w") as fp:
+            json.dump(truth, fp, indent=1)
+            fp.write("\n")
+    return packets
+
+
 # ------------------------------------------------------------ command line
 
 USAGE = """usage: gen_http.py features OUT.pcap [TRUTH.json]
        gen_http.py case NAME OUT.pcap
-       gen_http.py list"""
+       gen_http.py list
+       gen_http.py bulk OUT.pcap [--sessions N] [--concurrent C] [--seed S] [--truth T.json]"""
+
+
+def bulk_main(args):
+    """bulk OUT.pcap [--sessions N] [--concurrent C] [--seed S] [--truth T.json]"""
+    opts = {"--sessions": BULK_SESSIONS, "--concurrent": BULK_CONCURRENT,
+            "--seed": BULK_SEED, "--truth": None}
+    if not args or args[0].startswith("--"):
+        return False
+    out, rest = args[0], args[1:]
+    while rest:
+        if len(rest) < 2 or rest[0] not in opts:
+            return False
+        key, value = rest[0], rest[1]
+        if key != "--truth":
+            try:
+                value = int(value)
+            except ValueError:
+                return False
+            if value < (0 if key == "--seed" else 1):
+                return False
+        opts[key] = value
+        rest = rest[2:]
+    write_bulk(out, opts["--sessions"], opts["--concurrent"], opts["--seed"], opts["--truth"])
+    return True
 
 
 def main(argv):
@@ -959,6 +1362,8 @@ def main(argv):
         write_case(argv[2], argv[3])
     elif len(argv) == 2 and argv[1] == "list":
         print("\n".join(CASES))
+    elif len(argv) >= 3 and argv[1] == "bulk" and bulk_main(argv[2:]):
+        pass
     else:
         if len(argv) >= 3 and argv[1] == "case":
             print("unknown case %r; cases: %s" % (argv[2], ", ".join(CASES)), file=sys.stderr)
