@@ -237,13 +237,69 @@ void lt_json_encode(lua_State *L, int idx, lt_sbuf *b)
     lua_pop(L, 1);
 }
 
+/* The object at idx with the keys listed in the table at keys, in that
+ * order: a nil value is null, or left out when optional[key] is true. */
+static void encode_ordered(lua_State *L, int idx, int keys, int optional, lt_sbuf *b, int seen)
+{
+    int first = 1;
+    lt_sbuf_addc(b, '{');
+    for (lua_Integer i = 1;; i++) {
+        if (lua_rawgeti(L, keys, i) == LUA_TNIL) {
+            lua_pop(L, 1);
+            break;
+        }
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "json: keys[%I] is not a string", i);
+        int k = lua_gettop(L);
+        lua_pushvalue(L, k);
+        int absent = lua_rawget(L, idx) == LUA_TNIL;
+        if (absent && optional) {
+            lua_pushvalue(L, k);
+            int skip = lua_rawget(L, optional) != LUA_TNIL && lua_toboolean(L, -1);
+            lua_pop(L, 1);
+            if (skip) {
+                lua_pop(L, 2);
+                continue;
+            }
+        }
+        if (!first)
+            lt_sbuf_addc(b, ',');
+        first = 0;
+        size_t klen;
+        const char *key = lua_tolstring(L, k, &klen);
+        lt_json_string(b, key, klen);
+        lt_sbuf_addc(b, ':');
+        encode(L, lua_gettop(L), b, 1, seen);
+        lua_pop(L, 2);
+    }
+    lt_sbuf_addc(b, '}');
+}
+
+/* json(value [, keys [, optional]]) */
 int lt_json_api(lua_State *L)
 {
     luaL_checkany(L, 1);
-    lua_settop(L, 1);
+    lua_settop(L, 3);
+    int ordered = !lua_isnil(L, 2);
+    if (ordered) {
+        luaL_checktype(L, 1, LUA_TTABLE);
+        luaL_checktype(L, 2, LUA_TTABLE);
+        if (!lua_isnil(L, 3))
+            luaL_checktype(L, 3, LUA_TTABLE);
+    }
     lt_sbuf b;
     lt_sbuf_init(L, &b);
-    lt_json_encode(L, 1, &b);
+    if (ordered) {
+        lua_newtable(L);
+        int seen = lua_gettop(L);
+        lua_pushvalue(L, 1);
+        lua_pushboolean(L, 1);
+        lua_rawset(L, seen);
+        encode_ordered(L, 1, 2, lua_isnil(L, 3) ? 0 : 3, &b, seen);
+        lua_remove(L, seen);
+    } else {
+        lt_json_encode(L, 1, &b);
+    }
     lt_sbuf_result(&b);
     return 1;
 }

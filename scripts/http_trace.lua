@@ -202,14 +202,7 @@ end
 -- JSON with the keys in the order given; nil values are written as null
 -- unless the key is listed in `optional`.
 local function json_line(keys, rec, optional)
-  local out = {}
-  for _, k in ipairs(keys) do
-    local v = rec[k]
-    if v ~= nil or not (optional and optional[k]) then
-      out[#out + 1] = json(k) .. ":" .. json(v)
-    end
-  end
-  return "{" .. table.concat(out, ",") .. "}"
+  return json(rec, keys, optional)
 end
 
 local function header_object(msg)

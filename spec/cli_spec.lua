@@ -500,6 +500,26 @@ describe("cli", function()
       return r, h.lines(r.out)
     end
 
+    it("writes the keys given, in their order, with nil as null unless optional", function()
+      local r, l = json_of([[
+local rec = { b = 2, a = "x", t = { 1 }, extra = "not listed" }
+print(json(rec, { "a", "b", "missing", "t" }))
+print(json(rec, { "a", "missing", "gone" }, { gone = true }))
+print(json({}, {}))
+print(pcall(json, rec, { "a", 3 }))
+print(pcall(json, "s", { "a" }))
+]])
+      assert.are.equal(0, r.code, r.err)
+      assert.are.same({
+        '{"a":"x","b":2,"missing":null,"t":[1]}',
+        '{"a":"x","missing":null}',
+        "{}",
+      }, first_n(l, 3))
+      h.has(l[4], "false\tjson: keys[2] is not a string")
+      h.has(l[5], "false\tbad argument #1 to ")
+      h.has(l[5], "(table expected, got string)")
+    end)
+
     it("encodes arrays, nested tables and scalars exactly", function()
       local r, l = json_of([[
 print(json({ 1, 2, { 3, { a = true } }, "x" }))
