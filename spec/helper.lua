@@ -134,6 +134,22 @@ function M.run_limited(seconds, args, opts)
 end
 
 --- Asserts that `s` contains the plain text `plain` (or does not).
+--- Paths of samples/http-features.pcap and its ground truth. They are
+-- committed; a checkout without them gets them made (the generator is
+-- deterministic).
+function M.http_features()
+  local pcap, truth = M.samples .. "/http-features.pcap", M.samples .. "/http-features.truth.json"
+  local f, g = io.open(pcap, "rb"), io.open(truth, "rb")
+  if f then f:close() end
+  if g then g:close() end
+  if not (f and g) then
+    pcap, truth = os.tmpname() .. ".pcap", os.tmpname() .. ".json"
+    assert(os.execute(("python3 %s/gen_http.py features %s %s"):format(shell_quote(M.samples),
+      shell_quote(pcap), shell_quote(truth))), "samples/gen_http.py failed")
+  end
+  return pcap, truth
+end
+
 --- How many times the plain string `plain` occurs in `s`.
 function M.count(s, plain)
   local n, i = 0, 1

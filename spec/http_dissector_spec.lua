@@ -6,8 +6,7 @@ local h = require("helper")
 local J = require("json_decode")
 local build = require("pcap_build")
 
-local FEATURES = h.samples .. "/http-features.pcap"
-local TRUTH = h.samples .. "/http-features.truth.json"
+local FEATURES, TRUTH = h.http_features()
 
 -- Every record as one JSON line; bodies hashed (asked for with want_bodies).
 local DUMP = [[

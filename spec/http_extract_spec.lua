@@ -10,18 +10,12 @@ local build = require("pcap_build")
 local J = require("json_decode")
 
 local has = h.has
-local FEATURES = h.samples .. "/http-features.pcap"
-local TRUTH = h.samples .. "/http-features.truth.json"
+local FEATURES, TRUTH = h.http_features()
 
 local function exists(path)
   local f = io.open(path, "rb")
   if f then f:close() return true end
   return false
-end
-if not exists(FEATURES) or not exists(TRUTH) then
-  FEATURES, TRUTH = os.tmpname() .. ".pcap", os.tmpname() .. ".json"
-  assert(os.execute(("python3 %s/gen_http.py features %s %s"):format(h.quote(h.samples),
-    h.quote(FEATURES), h.quote(TRUTH))), "samples/gen_http.py failed")
 end
 local truth = J.decode(h.slurp(TRUTH))
 

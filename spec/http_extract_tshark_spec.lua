@@ -226,21 +226,9 @@ end
 
 -- Shared captures with HTTP responses, from MANIFEST.tsv.
 local function manifest_captures(dir)
-  local list = {}
-  local f = io.open(dir .. "/MANIFEST.tsv", "r")
-  if not f then return list end
-  for line in f:lines() do
-    local file, note = line:match("^([^\t]+)\t[^\t]*\t[^\t]*\t[^\t]*\t[^\t]*\t[^\t]*\t(.*)$")
-    local nres = note and note:match("http %d+ req/(%d+) resp")
-    if file and nres and tonumber(nres) > 0 then
-      local ports = {}
-      for p in (note:match("req_dport=([%d/]+)") or ""):gmatch("%d+") do ports[#ports + 1] = tonumber(p) end
-      list[#list + 1] = { path = dir .. "/" .. file, name = file:match("([^/]+)$"), ports = ports }
-    end
-  end
-  f:close()
-  table.sort(list, function(a, b) return a.name < b.name end)
-  return list
+  return require("tshark_http").manifest_captures(dir, nil, function(_, _, nres)
+    return (nres or 0) > 0
+  end)
 end
 
 describe("http_extract against tshark --export-objects http #tshark", function()

@@ -10,21 +10,7 @@ local J = require("json_decode")
 
 local has, hasnt = h.has, h.hasnt
 local LOOPBACK = h.samples .. "/http-loopback.pcap"
-local FEATURES = h.samples .. "/http-features.pcap"
-local TRUTH = h.samples .. "/http-features.truth.json"
-
--- The features capture is committed; a checkout without it makes it
--- (the generator is deterministic).
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() return true end
-  return false
-end
-if not exists(FEATURES) or not exists(TRUTH) then
-  FEATURES, TRUTH = os.tmpname() .. ".pcap", os.tmpname() .. ".json"
-  assert(os.execute(("python3 %s/gen_http.py features %s %s"):format(h.quote(h.samples),
-    h.quote(FEATURES), h.quote(TRUTH))), "samples/gen_http.py failed")
-end
+local FEATURES, TRUTH = h.http_features()
 local truth = J.decode(h.slurp(TRUTH))
 
 local function trace(pcap, ...)

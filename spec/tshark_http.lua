@@ -327,16 +327,19 @@ end
 -- websocket, or a note counting HTTP messages ("http N req/M resp", N+M >
 -- 0). Returns a list of { path, name, ports } with the note's req_dport
 -- ports and `extra_ports[name]`.
-function M.manifest_captures(dir, extra_ports)
+-- `wanted(category, nreq, nres)` replaces that rule when given.
+function M.manifest_captures(dir, extra_ports, wanted)
   local list = {}
   local f = io.open(dir .. "/MANIFEST.tsv", "r")
   if not f then return list end
+  wanted = wanted or function(category, nreq, nres)
+    return category == "http" or category == "websocket" or (nreq or 0) + (nres or 0) > 0
+  end
   for line in f:lines() do
     local file, category, note = line:match("^([^\t]+)\t([^\t]+)\t[^\t]*\t[^\t]*\t[^\t]*\t[^\t]*\t(.*)$")
     if file and file ~= "file" then
       local nreq, nres = note:match("http (%d+) req/(%d+) resp")
-      local counted = nreq and tonumber(nreq) + tonumber(nres) > 0
-      if category == "http" or category == "websocket" or counted then
+      if wanted(category, tonumber(nreq), tonumber(nres)) then
         local name = file:match("([^/]+)$")
         local ports, seen = {}, {}
         local function add(p)
