@@ -446,6 +446,11 @@ end
 -- Limits after which nothing that follows can be trusted to be framed.
 local FATAL = { chunk_size = true, ws_frame = true }
 
+local function report_error(s, dir, err, fatal)
+  emit("http.error", { limit = s.limit_hit, message = tostring(err), direction = dir,
+                       fatal = fatal or nil }, s.session)
+end
+
 local function stream(s, dir, state)
   state.pending = state.pending or new_queue()
   state.nreq = state.nreq or 0
@@ -459,27 +464,23 @@ local function stream(s, dir, state)
     if not resync(s, dir) then return end
     if at > 0 or s.offset > at then state.pending = new_queue() end
   end
-  local next_step = "next"
   while true do
     local ok, step = pcall(message, s, state)
     if not ok then
       local limit = s.limit_hit
-      emit("http.error", { limit = limit, message = tostring(step), direction = dir,
-                           fatal = FATAL[limit] or nil }, s.session)
+      report_error(s, dir, step, FATAL[limit])
       if FATAL[limit] then s:skip() return end
       state.pending = new_queue()
       if not resync(s, dir) then return end
       step = "next"
     end
     if step == "upgrade?" then step = after_upgrade(s, state) end
-    next_step = step
-    if next_step == "end" then return end -- (after a hole the framework starts us again)
-    if next_step == "tunnel" then s:skip() return end
-    if next_step == "websocket" then
+    if step == "end" then return end -- (after a hole the framework starts us again)
+    if step == "tunnel" then s:skip() return end
+    if step == "websocket" then
       local ok2, err = pcall(websocket.run, s, dir, s.session)
       if not ok2 then
-        emit("http.error", { limit = s.limit_hit, message = tostring(err), direction = dir,
-                             fatal = true }, s.session)
+        report_error(s, dir, err, true)
         s:skip()
       end
       return
@@ -487,8 +488,6 @@ local function stream(s, dir, state)
   end
 end
 
--- The first bytes of either side; "swap" when the side the tracker took
--- for the client (without a SYN: the higher port) is the HTTP server.
 local function detect(buf, dir)
   local head = buf:bytes(0, math.min(#buf, 16))
   local request, response = looks_like_request(head), looks_like_response(head)

@@ -43,8 +43,8 @@ typedef struct dsession {
     int state_ref;
     int stream_ref[2];
     lt_stream *st[2];
-    int co_ref[2];              /* LUA_NOREF: not started (or abandoned) */
-    lua_State *co[2];
+    int co_ref[2];              /* LUA_NOREF: not started (or abandoned); the
+                                 * coroutine itself is st[dir]->co */
     int done[2];                /* the stream function returned */
 } dsession;
 
@@ -396,7 +396,6 @@ static void drop_coroutine(lt_dissect *x, dsession *ds, int dir)
 {
     luaL_unref(x->h->L, LUA_REGISTRYINDEX, ds->co_ref[dir]);
     ds->co_ref[dir] = LUA_NOREF;
-    ds->co[dir] = NULL;
     if (ds->st[dir])
         ds->st[dir]->co = NULL;
 }
@@ -505,7 +504,6 @@ static void start(lt_dissect *x, dsession *ds, int dir)
     int g = lt_host_unguard(x->h);
     lua_State *co = lua_newthread(L);
     ds->co_ref[dir] = luaL_ref(L, LUA_REGISTRYINDEX);
-    ds->co[dir] = co;
     lua_rawgeti(L, LUA_REGISTRYINDEX, x->d[ds->d].stream_ref);
     lua_rawgeti(L, LUA_REGISTRYINDEX, ds->stream_ref[dir]);
     push_dir(L, dir);
@@ -520,17 +518,20 @@ static void run(lt_dissect *x, dsession *ds, int dir)
 {
     lt_stream *s = ds->st[dir];
     int nargs = 0;
-    if (!ds->co[dir]) {
+    if (!s->co) {
         start(x, ds, dir);
         nargs = 3;
     }
     s->waiting = 0;
-    lua_State *L = x->h->L;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, ds->stream_ref[dir]);
-    lua_pushnil(L); /* s.limit names a limit hit during this run only */
-    lua_setiuservalue(L, -2, 2);
-    lua_pop(L, 1);
-    int status = lt_host_resume(x->h, ds->co[dir], nargs, x->d[ds->d].script,
+    if (s->limited) { /* s.limit_hit names a limit hit during this run only */
+        lua_State *L = x->h->L;
+        lua_rawgeti(L, LUA_REGISTRYINDEX, ds->stream_ref[dir]);
+        lua_pushnil(L);
+        lua_setiuservalue(L, -2, 2);
+        lua_pop(L, 1);
+        s->limited = 0;
+    }
+    int status = lt_host_resume(x->h, s->co, nargs, x->d[ds->d].script,
                                 x->d[ds->d].what_stream);
     if (status == LUA_YIELD) {
         if (!s->waiting)
@@ -641,7 +642,7 @@ void lt_dissect_tcp_gap(lt_dissect *x, lt_flow *f, int dir, uint64_t missing)
     if (ds->stopped || ds->ended || ds->done[dir])
         return;
     lt_stream *s = ds->st[dir];
-    if (!ds->co[dir]) {
+    if (!ds->st[dir]->co) {
         s->resync = 1; /* not started yet: it will start after the hole */
         return;
     }
@@ -679,7 +680,7 @@ void lt_dissect_tcp_end(lt_dissect *x, lt_flow *f)
         return;
     ds->ended = 1;
     for (int dir = 0; dir < 2 && !ds->stopped; dir++) {
-        if (!ds->co[dir])
+        if (!ds->st[dir]->co)
             continue;
         ds->st[dir]->eof = 1;
         ds->st[dir]->skip = 0;

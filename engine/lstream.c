@@ -229,6 +229,7 @@ static int hit_limit(lua_State *L, const char *name, const char *msg)
 {
     lt_stream *s = lua_touserdata(L, 1);
     s->scanned = 0; /* a caught limit must not leave the next read's search behind */
+    s->limited = 1;
     lua_pushstring(L, name);
     lua_setiuservalue(L, 1, UV_LIMIT);
     lua_pushstring(L, msg);

@@ -47,6 +47,7 @@ typedef struct lt_stream {
     } mark[LT_STREAM_MARKS];
     int nmarks;
     int waiting;                /* suspended in one of its reads */
+    int limited;                /* s.limit_hit is set (cleared before each run) */
     int skip_nl;                /* a suspended skip_line() waits for a newline */
     int eof;                    /* reads return nil: the end, or a hole (below) */
     int hole;                   /* the end is a hole: the stream goes on after it */
