@@ -291,6 +291,21 @@ static int s_line(lua_State *L)
     return line_k(L, LUA_OK, 0);
 }
 
+/* Looks for d[0..dlen) among the unread bytes (*p, *n of them), ending
+ * within max + dlen; a search resumed after a suspension starts where the
+ * last one stopped. NULL when it is not there (yet). */
+static const uint8_t *search(lt_stream *s, const char *d, size_t dlen, size_t max,
+                             const uint8_t **p, size_t *n)
+{
+    *n = avail(s, p);
+    size_t window = *n < max + dlen ? *n : max + dlen;
+    size_t from = s->scanned >= dlen ? s->scanned - (dlen - 1) : 0;
+    const uint8_t *hit = window > from ? memmem(*p + from, window - from, d, dlen) : NULL;
+    if (!hit)
+        s->scanned = window;
+    return hit;
+}
+
 static int until_k(lua_State *L, int status, lua_KContext ctx)
 {
     (void)status;
@@ -302,10 +317,8 @@ static int until_k(lua_State *L, int status, lua_KContext ctx)
     if (dlen == 0)
         return luaL_error(L, "read_until: empty delimiter");
     const uint8_t *p;
-    size_t n = avail(s, &p);
-    size_t window = n < max + dlen ? n : max + dlen;
-    size_t from = s->scanned >= dlen ? s->scanned - (dlen - 1) : 0;
-    const uint8_t *hit = window > from ? memmem(p + from, window - from, d, dlen) : NULL;
+    size_t n;
+    const uint8_t *hit = search(s, d, dlen, max, &p, &n);
     if (hit) {
         size_t len = (size_t)(hit - p);
         lua_pushlstring(L, (const char *)p, len);
@@ -320,7 +333,6 @@ static int until_k(lua_State *L, int status, lua_KContext ctx)
         lua_pushnil(L);
         return 1;
     }
-    s->scanned = window;
     return suspend(L, until_k);
 }
 
@@ -340,10 +352,8 @@ static int find_k(lua_State *L, int status, lua_KContext ctx)
     if (dlen == 0)
         return luaL_error(L, "find: empty string");
     const uint8_t *p;
-    size_t n = avail(s, &p);
-    size_t window = n < max + dlen ? n : max + dlen; /* matches starting before max */
-    size_t from = s->scanned >= dlen ? s->scanned - (dlen - 1) : 0;
-    const uint8_t *hit = window > from ? memmem(p + from, window - from, d, dlen) : NULL;
+    size_t n;
+    const uint8_t *hit = search(s, d, dlen, max, &p, &n);
     if (hit && (size_t)(hit - p) < max) {
         lua_pushinteger(L, (lua_Integer)(hit - p));
         return 1;
@@ -352,7 +362,6 @@ static int find_k(lua_State *L, int status, lua_KContext ctx)
         lua_pushnil(L);
         return 1;
     }
-    s->scanned = window;
     return suspend(L, find_k);
 }
 
