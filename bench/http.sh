@@ -40,57 +40,10 @@ if [ ! -s "$cap" ] || [ ! -s "$truth" ]; then
   awk -v a="$t0" -v b="$(date +%s%N)" 'BEGIN { printf "generated in %.1f s\n", (b - a) / 1e9 }'
 fi
 
-# floor.c asks for a 1 MiB stdio buffer with setvbuf(f, NULL, _IOFBF, 1 MiB),
-# but glibc ignores the size when the buffer is NULL and reads 4 KiB at a
-# time (strace: 97,196 read calls for 400 MB). floor-1MiB is floor.c built
-# with setvbuf handed a real buffer; floor.c-as-is is bench/run.sh's floor.
-cat >"$out/vbuf.h" <<'H'
-#include <stdio.h>
-#include <stdlib.h>
-#define setvbuf(f, b, m, n) setvbuf((f), (b) ? (b) : malloc(n), (m), (n))
-H
-cc -O2 -o "$out/floor" "$here/floor.c" $(pkg-config --cflags --libs libpcap)
-cc -O2 -include "$out/vbuf.h" -o "$out/floor-vbuf" "$here/floor.c" \
-  $(pkg-config --cflags --libs libpcap)
+. "$here/lib.sh"
+build_floors
 echo 'on("done", function() end)' >"$out/none.lua"
 echo 'on("http.request", function() end) on("http.response", function() end)' >"$out/empty.lua"
-
-have_time=0
-[ -x /usr/bin/time ] && have_time=1
-
-# run NAME OUTFILE CMD...: RUNS timed runs (warm cache); appends one line
-# "name median min max peak_rss_kb median_cpu" to $out/results (cpu: user +
-# system seconds, steadier than wall time on a shared machine); CMD's standard output
-# of the last run stays in OUTFILE.
-run() {
-  local name=$1 dest=$2
-  shift 2
-  local i t0 t1 rc
-  : >"$out/times"
-  : >"$out/rss"
-  : >"$out/cpu"
-  for i in $(seq "$runs"); do
-    t0=$(date +%s%N)
-    rc=0
-    if [ "$have_time" = 1 ]; then
-      /usr/bin/time -f '%M %U %S' -o "$out/rss1" "$@" >"$dest" 2>"$out/stderr" || rc=$?
-      tail -n 1 "$out/rss1" | awk '{print $1}' >>"$out/rss"
-      tail -n 1 "$out/rss1" | awk '{print $2 + $3}' >>"$out/cpu"
-    else
-      "$@" >"$dest" 2>"$out/stderr" || rc=$?
-    fi
-    t1=$(date +%s%N)
-    if [ "$rc" != 0 ]; then
-      echo "warning: $name exited with status $rc: $(head -c 300 "$out/stderr")" >&2
-    fi
-    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f\n", (b - a) / 1e9 }' >>"$out/times"
-  done
-  local stats rss cpu
-  stats=$(sort -n "$out/times" | awk '{a[NR] = $1} END { print a[int((NR + 1) / 2)], a[1], a[NR] }')
-  rss=$(sort -n "$out/rss" | tail -n 1)
-  cpu=$(sort -n "$out/cpu" | awk '{a[NR] = $1} END { if (NR) print a[int((NR + 1) / 2)] }')
-  echo "$name $stats ${rss:--} ${cpu:--}" >>"$out/results"
-}
 
 pk_bytes=$("$out/floor" "$cap")
 packets=$(echo "$pk_bytes" | awk '{print $1}')
@@ -118,30 +71,13 @@ fi
 run tshark "$out/tshark.txt" tshark -r "$tcap" -o tcp.reassemble_out_of_order:TRUE \
   -Y http.request -T fields -e http.request.method -e http.request.uri
 
-echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)," \
-  "$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); $(date -u +%F);" \
-  "commit $(git -C "$root" rev-parse --short HEAD)"
+machine_line
 echo "capture: $(basename "$cap"): $packets packets, $(awk -v s="$size" 'BEGIN { printf "%.1f MB", s / 1e6 }')," \
   "$(python3 -c 'import json,sys; t=json.load(open(sys.argv[1])); print(t["requests"], "requests,", t["http_sessions"], "HTTP sessions")' "$truth")"
 if [ "$scale" != 1 ]; then
   echo "tshark read the first $tshark_packets packets; its time, rates and ratio are scaled by bytes (x$scale); its RSS is the prefix's"
 fi
-printf '%-20s %9s %7s %10s %8s %7s %8s %8s %8s\n' case "median s" spread "packets/s" "MB/s" \
-  "cpu s" "RSS MB" "x floor" "cpu x"
-floor=$(awk '$1 == "floor-1MiB" {print $2}' "$out/results")
-floor_cpu=$(awk '$1 == "floor-1MiB" {print $6}' "$out/results")
-awk -v floor="$floor" -v floor_cpu="$floor_cpu" -v packets="$packets" -v size="$size" -v scale="$scale" '
-  {
-    med = $2; lo = $3; hi = $4; s = 1
-    if ($1 == "tshark") s = scale
-    med *= s; lo *= s; hi *= s
-    rss = ($5 == "-") ? "-" : sprintf("%.1f", $5 / 1024)
-    cpu = ($6 == "-") ? "-" : sprintf("%.2f", $6 * s)
-    cpux = ($6 == "-" || floor_cpu <= 0) ? "-" : sprintf("%.1fx", $6 * s / floor_cpu)
-    printf "%-20s %9.3f %6.0f%% %10.0f %8.0f %7s %8s %7.1fx %8s\n", $1, med,
-      (med > 0 ? 100 * (hi - lo) / med : 0), packets / med, size / 1e6 / med, cpu, rss,
-      med / floor, cpux
-  }' "$out/results"
+print_table "$packets" "$size" "$scale"
 
 # Correctness: requests in lunatap's JSON, in the truth, and in tshark.
 status=0
