@@ -113,24 +113,13 @@ local function handle(buf, session, dir, state, transport, ts)
   end
 end
 
--- A datagram comes without its capture time, and session.last is
--- updated only after the dissector ran: the time is taken from the
--- "packet" event (which fires before a packet's datagram is dissected),
--- hooked only when some script handles a DNS event.
-local packet_ts
-on("start", function()
-  if wants("dns.query") or wants("dns.response") or wants("dns.error") then
-    on("packet", function(pkt) packet_ts = pkt.ts end)
-  end
-end)
-
 local function datagram(buf, session, dir, ts)
   local state = udp_states[session]
   if not state then
     state = new_state()
     udp_states[session] = state
   end
-  handle(buf, session, dir, state, "udp", ts or packet_ts or session.last)
+  handle(buf, session, dir, state, "udp", ts)
 end
 
 -- Whether the unread bytes look like the start of a length-prefixed DNS

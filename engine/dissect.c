@@ -691,7 +691,7 @@ void lt_dissect_tcp_end(lt_dissect *x, lt_flow *f)
 /* ------------------------------------------------------------------ */
 /* UDP                                                                 */
 
-void lt_dissect_udp(lt_dissect *x, lt_flow *f, int dir, const uint8_t *p, uint32_t n)
+void lt_dissect_udp(lt_dissect *x, lt_flow *f, int dir, const uint8_t *p, uint32_t n, double ts)
 {
     refresh(x);
     if (!x->any_active || (f->flags & (FL_NONE | FL_UDP_STOPPED)))
@@ -714,8 +714,9 @@ void lt_dissect_udp(lt_dissect *x, lt_flow *f, int dir, const uint8_t *p, uint32
     lt_buffer_push_view(L, p, n, &x->h->epoch[LT_EPOCH_STREAM]);
     lt_session_push(L, f);
     push_dir(L, dir);
+    lua_pushnumber(L, ts);
     lt_host_guard(x->h, g);
-    if (lt_host_call(x->h, 3, ds->script, ds->what_datagram) != LUA_OK) {
+    if (lt_host_call(x->h, 4, ds->script, ds->what_datagram) != LUA_OK) {
         f->flags |= FL_UDP_STOPPED;
         x->st.errors++;
         fire_problem(x, x->ev_error, ds, f, dir, x->h->last_error, NULL, 0);

@@ -46,7 +46,7 @@ void lt_dissect_tcp_gap(lt_dissect *x, lt_flow *f, int dir, uint64_t missing);
 void lt_dissect_tcp_end(lt_dissect *x, lt_flow *f);
 
 /* One UDP payload. */
-void lt_dissect_udp(lt_dissect *x, lt_flow *f, int dir, const uint8_t *p, uint32_t n);
+void lt_dissect_udp(lt_dissect *x, lt_flow *f, int dir, const uint8_t *p, uint32_t n, double ts);
 
 /* Frees what the flow holds (call before the flow is freed). */
 void lt_dissect_release(lt_dissect *x, lt_flow *f);

@@ -47,6 +47,7 @@ typedef struct lt_engine {
     lt_counters c;
     lt_packet pkt;
     int stopping, interrupts;
+    int stop_asked;                 /* a script called stop() */
     int bad_input;
     char input_error[1100];
 } lt_engine;
@@ -157,7 +158,7 @@ static int handle_frame(lt_engine *e, const lt_frame *f)
             e->c.not_written++;
     }
     dispatch_packet(e, f);
-    if (e->cfg->count && e->c.passed >= e->cfg->count)
+    if (e->stop_asked || (e->cfg->count && e->c.passed >= e->cfg->count))
         return -1;
     return 0;
 }
@@ -167,6 +168,10 @@ static void on_read(uv_idle_t *idle)
     lt_engine *e = idle->data;
     lt_frame f;
     for (int i = 0; i < LT_BATCH && !e->stopping; i++) {
+        if (e->stop_asked) {
+            stop(e);
+            break;
+        }
         int rc = lt_source_next(e->src, &f);
         if (rc == LT_NEXT_FRAME) {
             if (handle_frame(e, &f) == 0)
@@ -230,6 +235,15 @@ static int api_output_is_tty(lua_State *L)
     return 1;
 }
 
+/* stop(): reading ends after the packet being handled, as with -c; the
+ * sessions still open end and "done" runs as at the end of a file. */
+static int api_stop(lua_State *L)
+{
+    lt_engine *e = lua_touserdata(L, lua_upvalueindex(1));
+    e->stop_asked = 1;
+    return 0;
+}
+
 /* The engine's globals in every script and module environment. */
 static void engine_env(lua_State *L, int env, int script, void *ud)
 {
@@ -238,6 +252,9 @@ static void engine_env(lua_State *L, int env, int script, void *ud)
     lua_pushlightuserdata(L, e);
     lua_pushcclosure(L, api_output_is_tty, 1);
     lua_setfield(L, env, "output_is_tty");
+    lua_pushlightuserdata(L, e);
+    lua_pushcclosure(L, api_stop, 1);
+    lua_setfield(L, env, "stop");
     lua_pushlightuserdata(L, e->files);
     lua_pushcclosure(L, lt_files_api_open, 1);
     lua_setfield(L, env, "open_file");

@@ -95,13 +95,13 @@ static void component_error(int dirfd, const char *name, int whole, int err, cha
     struct stat st;
     int found = fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
     if (found && S_ISLNK(st.st_mode))
-        snprintf(why, len, "'%s' is a symbolic link (symbolic links are not followed)", name);
+        snprintf(why, len, "'%.300s' is a symbolic link (symbolic links are not followed)", name);
     else if (found && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
-        snprintf(why, len, "'%s' is not a regular file", name);
+        snprintf(why, len, "'%.300s' is not a regular file", name);
     else if (whole)
         snprintf(why, len, "%s", strerror(err));
     else
-        snprintf(why, len, "'%s': %s", name, strerror(err));
+        snprintf(why, len, "'%.300s': %s", name, strerror(err));
 }
 
 /* Opens the directory `name` under dirfd, making it when missing. */

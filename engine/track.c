@@ -238,7 +238,7 @@ static int class_of(const lt_flow *f)
 static void deliver_datagram(lt_track *t, lt_flow *f, int dir, const uint8_t *p, uint32_t n)
 {
     fire_bytes(t, EV_UDP_DATAGRAM, f, dir, p, n);
-    lt_dissect_udp(t->dis, f, dir, p, n);
+    lt_dissect_udp(t->dis, f, dir, p, n, t->now);
 }
 
 static int trackable(const lt_packet *p)
@@ -282,6 +282,9 @@ static void track_transport(lt_track *t, const lt_packet *p)
     f->pkts[dir]++;
     f->bytes[dir] += p->ip.total_len;
     f->payload[dir] += p->payload_len;
+    /* Handlers of this packet's events see session.last as its time. */
+    if (t->now > f->last)
+        f->last = t->now;
     if (p->l4 == LT_L4_TCP)
         lt_tcp_packet(&t->tcp, f, dir, p, t->now);
     else

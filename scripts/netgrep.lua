@@ -173,13 +173,15 @@ local handles = {}
 local printed = 0
 local finished = false
 
--- Counts one record; at -n COUNT removes every handler (the engine has no
--- call to stop reading, so the rest of the input is read but not grepped).
+-- Counts one record; at -n COUNT stops reading and removes every handler
+-- (the packet being handled and the sessions ended by the stop must not
+-- print more).
 local function counted()
   printed = printed + 1
   if max_matches and printed >= max_matches then
     finished = true
     for _, h in ipairs(handles) do off(h) end
+    stop()
   end
 end
 

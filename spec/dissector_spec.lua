@@ -964,4 +964,17 @@ describe("gaps", function()
     has(r.out, "line|0|server|HTTP/1.0 200 OK\n")
     has(r.out, "line|1|client|GET /big.txt HTTP/1.1\n")
   end)
+
+  it("a datagram comes with its capture time, which session.last already shows", function()
+    local r = run({ ["u.lua"] = [[
+dissector { name = "u", udp_ports = { 18081 }, events = { "u." },
+  datagram = function(buf, session, dir, ts)
+    emit("u.dgram", ("%.6f|%.6f|%s|%d"):format(ts, session.last, dir, #buf))
+  end }]] }, [[
+on("packet", function(pkt) print(("packet|%.6f"):format(pkt.ts)) end)
+on("u.dgram", function(line) print("dgram|" .. line) end)]], UDP)
+    assert.are.equal(0, r.code, r.err)
+    has(r.out, "packet|1795324379.945279\ndgram|1795324379.945279|1795324379.945279|client|6\n" ..
+               "packet|1795324379.945366\ndgram|1795324379.945366|1795324379.945366|server|6\n")
+  end)
 end)
