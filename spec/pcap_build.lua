@@ -6,13 +6,15 @@
 local M = {}
 
 --- Returns the bytes of a pcap file. opts.port: server port (80);
--- opts.no_fin: leave the connection open.
+-- opts.client_port (40000); opts.start: first packet's time in seconds
+-- (1700000000); opts.no_fin: leave the connection open. A part longer
+-- than 60,000 bytes goes in several segments.
 function M.tcp_session(parts, opts)
   opts = opts or {}
   local out = { string.pack("<I4I2I2i4I4I4I4", 0xa1b2c3d4, 2, 4, 0, 0, 262144, 1) }
-  local t = 1700000000 * 1000000
+  local t = math.floor((opts.start or 1700000000) * 1000000)
   local ends = {
-    client = { ip = "\10\0\0\1", port = 40000, seq = 1000, mac = "\2\0\0\0\0\1" },
+    client = { ip = "\10\0\0\1", port = opts.client_port or 40000, seq = 1000, mac = "\2\0\0\0\0\1" },
     server = { ip = "\10\0\0\2", port = opts.port or 80, seq = 5000, mac = "\2\0\0\0\0\2" },
   }
   local function seg(side, flags, data)
@@ -32,12 +34,21 @@ function M.tcp_session(parts, opts)
   seg("client", SYN)
   seg("server", SYN | ACK)
   seg("client", ACK)
-  for _, p in ipairs(parts) do seg(p[1], PSH | ACK, p[2]) end
+  for _, p in ipairs(parts) do
+    for i = 1, math.max(#p[2], 1), 60000 do seg(p[1], PSH | ACK, p[2]:sub(i, i + 59999)) end
+  end
   if not opts.no_fin then
     seg("client", FIN | ACK)
     seg("server", FIN | ACK)
     seg("client", ACK)
   end
+  return table.concat(out)
+end
+
+--- The packets of pcap files (from tcp_session) one after the other.
+function M.join(...)
+  local out = { (select(1, ...)):sub(1, 24) }
+  for i = 1, select("#", ...) do out[#out + 1] = (select(i, ...)):sub(25) end
   return table.concat(out)
 end
 

@@ -1,0 +1,236 @@
+-- Redis (RESP2 and RESP3) on TCP 6379, or found by its first bytes:
+-- commands from the client (RESP arrays or inline lines), replies and
+-- pushes from the server, paired in order within the session. Reading is
+-- lunatap.resp's; this file frames, pairs and emits. See docs/redis.md.
+
+local resp = require("lunatap.resp")
+
+local LIMITS = resp.defaults
+local MAX_PENDING = 10000    -- commands waiting for a reply (Zeek's figure)
+
+local function report(s, dir, message, limit, offset)
+  emit("redis.error", { message = message, limit = limit, direction = dir, offset = offset },
+       s.session)
+end
+
+-- Commands whose replies come one per channel argument.
+local PER_CHANNEL = { SUBSCRIBE = true, PSUBSCRIBE = true, SSUBSCRIBE = true,
+                      UNSUBSCRIBE = true, PUNSUBSCRIBE = true, SUNSUBSCRIBE = true }
+-- Pushes a subscribed RESP2 connection gets without asking.
+local PUSH_KIND = { message = true, pmessage = true, smessage = true }
+
+local function new_state()
+  return { first = 1, last = 0, dropped = 0, total = 0 }
+end
+
+local function upper(a)
+  return type(a) == "string" and a:upper() or ""
+end
+
+-- CLIENT REPLY OFF|SKIP|ON: whether the server will answer this command.
+local function expects_reply(state, cmd)
+  if cmd.name == "CLIENT" and upper(cmd.args[2]) == "REPLY" then
+    local mode = upper(cmd.args[3])
+    if mode == "OFF" then state.reply_off = true return false end
+    if mode == "SKIP" then state.skip_next = true return false end
+    if mode == "ON" then state.reply_off = false return true end
+  end
+  if state.reply_off then return false end
+  if state.skip_next then state.skip_next = false return false end
+  return true
+end
+
+local function queue_command(s, state, cmd)
+  state.total = state.total + 1
+  cmd.index = state.total
+  if not expects_reply(state, cmd) then
+    cmd.no_reply = true
+    return
+  end
+  if PER_CHANNEL[cmd.name] then
+    cmd.replies_left = math.max(1, #cmd.args - 1)
+    state.subscribing = true
+  end
+  state.last = state.last + 1
+  state[state.last] = cmd
+  if state.last - state.first + 1 > MAX_PENDING then
+    state[state.first] = nil
+    state.first = state.first + 1
+    state.dropped = state.dropped + 1
+    if state.dropped == 1 then
+      report(s, "client", ("over %d commands waiting for replies: the oldest are no longer paired")
+             :format(MAX_PENDING), "pending_commands", s.offset)
+    end
+  end
+end
+
+local function take_command(state)
+  local cmd = state[state.first]
+  if not cmd then return nil end
+  if cmd.replies_left and cmd.replies_left > 1 then
+    cmd.replies_left = cmd.replies_left - 1
+    return cmd
+  end
+  state[state.first] = nil
+  state.first = state.first + 1
+  return cmd
+end
+
+local function command_of(list)
+  local args = {}
+  for i = 1, #list do
+    local a = list[i]
+    if type(a) ~= "string" then return nil end
+    args[i] = a
+  end
+  return args
+end
+
+-- A message's time is its first byte's: known once that byte is there.
+local function start_of(s)
+  if not s:peek(1) then return nil end
+  return s:ts(), s.offset
+end
+
+local function client_message(s, state, dir)
+  local ts, offset = start_of(s)
+  if not ts then return "end" end
+  local line = s:line(LIMITS.line_length)
+  if not line then return "end" end
+  local cmd
+  if line:byte(1) == 42 then
+    local v, ty, info = resp.read(s, LIMITS, line)
+    if ty == nil then return "end" end
+    local args = ty == "array" and command_of(v)
+    if not args or #args == 0 then
+      report(s, dir, ("client sent a %s, not an array of bulk strings"):format(ty), nil, offset)
+      return "next"
+    end
+    cmd = { args = args, truncated = info.truncated }
+  else
+    if line == "" then return "next" end -- redis ignores empty inline lines
+    local args, why = resp.split_inline(line)
+    if not args then
+      report(s, dir, ("inline command: %s"):format(why), nil, offset)
+      return "next"
+    end
+    if #args == 0 then return "next" end
+    cmd = { args = args, inline = true }
+  end
+  cmd.name = cmd.args[1]:upper()
+  cmd.ts = ts
+  queue_command(s, state, cmd)
+  emit("redis.command", cmd, s.session)
+  return "next"
+end
+
+local function as_push(v, ty, state)
+  if ty == "push" then return true end
+  -- RESP2: a subscribed connection's messages are plain arrays
+  return ty == "array" and state.subscribing and PUSH_KIND[v[1]] == true
+end
+
+local function push_record(v, ts)
+  local kind = type(v[1]) == "string" and v[1] or nil
+  local p = { kind = kind, value = v, ts = ts }
+  if kind == "pmessage" then
+    p.pattern, p.channel, p.payload = v[2], v[3], v[4]
+  elseif kind == "message" or kind == "smessage" then
+    p.channel, p.payload = v[2], v[3]
+  else
+    p.channel, p.count = v[2], v[3]
+  end
+  return p
+end
+
+local function server_message(s, state, dir)
+  local ts, offset = start_of(s)
+  if not ts then return "end" end
+  local v, ty, info = resp.read(s, LIMITS)
+  if ty == nil then return "end" end
+  if as_push(v, ty, state) then
+    local p = push_record(v, ts)
+    -- a RESP3 subscribe confirmation is a push that answers the command
+    if ty == "push" and p.kind and PER_CHANNEL[p.kind:upper()] then
+      local head = state[state.first]
+      if head and head.name == p.kind:upper() then p.command = take_command(state) end
+    end
+    emit("redis.push", p, s.session)
+    return "next"
+  end
+  local cmd = take_command(state)
+  local reply = { type = ty, value = v, ts = ts, command = cmd, truncated = info.truncated,
+                  attributes = info.attributes, format = info.format }
+  if cmd then reply.latency = ts - cmd.ts end
+  emit("redis.reply", reply, s.session)
+  if info.limit then
+    report(s, dir, ("reply of over %d elements: the rest was read but not kept"):format(LIMITS.elements),
+           info.limit, offset)
+  end
+  return "next"
+end
+
+-- After a hole or a mid-stream start: the next line that starts a command
+-- array (client) or a typed line (server) is taken as a boundary.
+local function resync(s, dir)
+  while true do
+    local p = s:peek(1)
+    if not p then return false end
+    if (dir == "client" and p == "*") or (dir == "server" and p:find("^[-+:$*_#,(!=%%~>|]")) then
+      return true
+    end
+    if not s:skip_line() then return false end
+  end
+end
+
+local FATAL = { depth = true, bulk_length = true }
+
+local function stream(s, dir, state)
+  state.pending = state.pending or new_state()
+  local pending = state.pending
+  local message = dir == "client" and client_message or server_message
+  if s.resync then
+    if dir == "server" and s.offset > 0 then
+      -- after a hole: replies to commands whose bytes were lost would pair
+      -- wrongly, so what waits is given up (in place: the client's
+      -- coroutine holds the same table)
+      for i = pending.first, pending.last do pending[i] = nil end
+      pending.first = pending.last + 1
+    end
+    if not resync(s, dir) then return end
+  end
+  while true do
+    local offset = s.offset
+    local ok, step = pcall(message, s, pending, dir)
+    if not ok then
+      local err = type(step) == "table" and step or { message = tostring(step), limit = s.limit_hit }
+      local limit = err.limit or s.limit_hit
+      report(s, dir, err.message, limit, offset)
+      if FATAL[limit] or not limit then
+        s:skip()
+        return
+      end
+      -- a line over the limit: skip it and go on at the next line
+      if not s:skip_line() then return end
+      step = "next"
+    end
+    if step == "end" then return end
+  end
+end
+
+-- A session on another port whose client starts with a RESP array of bulk
+-- strings ("*N\r\n$M\r\n").
+local function detect(buf, dir)
+  if #buf < 8 then return false end
+  local p = buf:bytes(0, math.min(#buf, 32))
+  if not p:find("^%*%d%d?%d?\r\n%$%d+\r\n") then return false end
+  return dir == "client" or "swap"
+end
+
+dissector {
+  name = "redis",
+  tcp_ports = { 6379 },
+  events = { "redis." },
+  detect = detect,
+  stream = stream,
+}
