@@ -45,8 +45,10 @@ class Mixed(g._Bulk):
         self.redis = {}
         self.qtypes = {}
         self.snis = {}
+        self.alpns = {}
+        self.inline = {}
         self.counts.update({"redis_sessions": 0, "redis_commands": 0, "redis_replies": 0,
-                            "dns_queries": 0, "dns_responses": 0, "dns_answers": 0,
+                            "redis_inline": 0, "dns_queries": 0, "dns_responses": 0, "dns_answers": 0,
                             "tls_sessions": 0, "tls_client_hellos": 0,
                             "tls_server_hellos": 0})
 
@@ -133,6 +135,8 @@ def _redis_session(bulk, index):
             args, reply = _redis_pair(bulk, store)
             if rng.random() < REDIS_INLINE and all(b" " not in a and a for a in args):
                 requests.append(b" ".join(args) + b"\r\n")
+                bulk.count("redis_inline")
+                bulk.tally(bulk.inline, args[0].decode())
             else:
                 requests.append(resp_command(args))
             replies.append(reply)
@@ -254,6 +258,7 @@ def _tls_session(bulk, index):
     bulk.count("tls_client_hellos")
     bulk.count("tls_server_hellos")
     bulk.tally(bulk.snis, sni)
+    bulk.tally(bulk.alpns, b",".join(alpn).decode())
     server = _server_hello(bulk, alpn) + g.TLS_CCS + _app_data(bulk, rng.randint(2000, 6000))
     exchanges = [(_client_hello(bulk, sni, alpn), server),
                  (g.TLS_CCS + _app_data(bulk, rng.randint(60, 200)), None)]
@@ -310,8 +315,11 @@ def write_mixed(path, sessions=SESSIONS, concurrent=CONCURRENT, seed=SEED, truth
                               % (sessions, concurrent, seed),
                  "packets": packets, "frame_bytes": nbytes,
                  "redis": dict(sorted(bulk.redis.items())),
+                 "redis_inline_names": dict(sorted(bulk.inline.items())),
                  "dns_qtypes": dict(sorted(bulk.qtypes.items())),
                  "tls_snis": len(bulk.snis),
+                 "tls_sni_hellos": dict(sorted(bulk.snis.items())),
+                 "tls_alpn_hellos": dict(sorted(bulk.alpns.items())),
                  "http_methods": dict(sorted(bulk.methods.items()))}
         truth.update(bulk.counts)
         with open(truth_path, "w") as fp:
