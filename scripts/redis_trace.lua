@@ -182,6 +182,12 @@ end)
 
 on("redis.push", function(p, session)
   conn_of(session)
+  local cmd = p.command
+  if cmd and cmd.n then
+    -- a RESP3 subscribe confirmation answers its command
+    print_pair(cmd, { type = "push", value = p.value, ts = p.ts, latency = p.ts - cmd.ts }, session)
+    return
+  end
   if opt.json then
     local rec = { event = "push", ts = p.ts, session = session.id, client = session.client,
                   server = session.server, kind = p.kind, channel = p.channel, pattern = p.pattern,

@@ -5,6 +5,7 @@
 
 local h = require("helper")
 local build = require("pcap_build")
+local decode = require("json_decode")
 
 -- Prints each record as one line; values through a small serializer so
 -- that types show (false stands for a null inside an aggregate).
@@ -117,6 +118,35 @@ describe("Redis dissector", function()
     h.has(out, 'reply\t0\tsimple\t"PONG"\t1\t')
     local none = session({ { "client", "GET / HTTP/1.1\r\n\r\n" } }, { port = 7777 })
     h.hasnt(none, "command\t")
+  end)
+
+  it("every command and reply of samples/redis-features.pcap, against its truth", function()
+    local truth = decode(h.slurp(h.samples .. "/redis-features.truth.json"))
+    local r = h.script([[
+local function hex(s) return (s:gsub(".", function(c) return ("%02x"):format(c:byte()) end)) end
+on("redis.command", function(c, s)
+  local args = {}
+  for i, a in ipairs(c.args) do args[i] = a:find("^[%g%s]*$") and a or hex(a) end
+  print(json({ kind = "command", session = s.id, index = c.index, args = args, inline = c.inline == true },
+             { "kind", "session", "index", "args", "inline" }))
+end)
+on("redis.reply", function(rep, s)
+  print(json({ kind = "reply", session = s.id, type = rep.type, command = rep.command and rep.command.index },
+             { "kind", "session", "type", "command" }))
+end)
+on("redis.error", function(e) print(json({ kind = "error", message = e.message })) end)
+]], h.samples .. "/redis-features.pcap")
+    assert.are.equal(0, r.code, r.err)
+    local commands, replies = {}, {}
+    for _, line in ipairs(h.lines(r.out)) do
+      local rec = decode(line)
+      assert.are_not.equal("error", rec.kind, line)
+      local kind = rec.kind
+      rec.kind = nil
+      table.insert(kind == "command" and commands or replies, rec)
+    end
+    assert.are.same(truth.commands, commands)
+    assert.are.same(truth.replies, replies)
   end)
 
   describe("on the shared captures", function()
