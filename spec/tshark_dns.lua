@@ -20,6 +20,7 @@
 
 local h = require("helper")
 local decode = require("json_decode")
+local keyset = require("keyset")
 
 local M = {}
 
@@ -174,72 +175,25 @@ function M.lunatap(path)
   return r
 end
 
-local function count(keys)
-  local c = {}
-  for _, k in ipairs(keys) do c[k] = (c[k] or 0) + 1 end
-  return c
-end
-
 --- Compares lunatap with tshark on `path`. Returns { only = { tshark =
 -- list, lunatap = list } of keys (with repeats), errors, tshark = number
 -- of tshark messages, lunatap = number of lunatap messages }.
 function M.compare(path, decode_as)
   local t, l = M.tshark(path, decode_as), M.lunatap(path)
-  local ct, cl = count(t), count(l.keys)
-  local out = { errors = l.errors, only = { tshark = {}, lunatap = {} }, tshark = #t, lunatap = #l.keys }
-  for _, side in ipairs({ { "tshark", ct, cl }, { "lunatap", cl, ct } }) do
-    local list = out.only[side[1]]
-    for k, n in pairs(side[2]) do
-      for _ = 1, n - (side[3][k] or 0) do list[#list + 1] = k end
-    end
-    table.sort(list)
-  end
+  local out = keyset.diff(t, l.keys)
+  out.errors, out.tshark, out.lunatap = l.errors, #t, #l.keys
   return out
 end
 
--- A key for a failure message: quoted, bytes above 127 as \ddd, cut.
-local function printable(s)
-  if #s > 160 then s = s:sub(1, 157) .. "..." end
-  return (("%q"):format(s):gsub("[\128-\255]", function(c) return "\\" .. c:byte() end))
-end
-
---- Readable lines for the differences (at most `max` per side, default 6).
-function M.describe(d, max)
-  max = max or 6
-  local lines = {}
-  for _, side in ipairs({ "tshark", "lunatap" }) do
-    for i, k in ipairs(d.only[side]) do
-      if i > max then
-        lines[#lines + 1] = ("... %d more only in %s"):format(#d.only[side] - max, side)
-        break
-      end
-      lines[#lines + 1] = ("only in %s: %s"):format(side, printable(k))
-    end
-  end
-  return lines
-end
+M.describe = keyset.describe
 
 --- Captures from the shared MANIFEST.tsv with DNS: category dns, or a
 -- note counting DNS messages (dns_msgs=N, N > 0), or a note naming a
 -- decode-as for dns. Returns { path, name, decode_as } sorted by name.
 function M.manifest_captures(dir)
-  local list = {}
-  local f = io.open(dir .. "/MANIFEST.tsv", "r")
-  if not f then return list end
-  for line in f:lines() do
-    local file, category, note = line:match("^([^\t]+)\t([^\t]+)\t[^\t]*\t[^\t]*\t[^\t]*\t[^\t]*\t(.*)$")
-    if file and file ~= "file" then
-      local n = tonumber(note:match("dns_msgs=(%d+)") or "0")
-      local decode_as = {}
-      for d in note:gmatch("%-d ([%w%.]+==%d+,dns)") do decode_as[#decode_as + 1] = d end
-      if category == "dns" or n > 0 or #decode_as > 0 then
-        list[#list + 1] = { path = dir .. "/" .. file, name = file:match("([^/]+)$"), decode_as = decode_as }
-      end
-    end
-  end
-  f:close()
-  table.sort(list, function(a, b) return a.name < b.name end)
-  return list
+  return keyset.manifest(dir, "dns", function(category, note, decode_as)
+    return category == "dns" or tonumber(note:match("dns_msgs=(%d+)") or "0") > 0 or #decode_as > 0
+  end)
 end
 
 return M

@@ -17,6 +17,7 @@
 
 local h = require("helper")
 local decode = require("json_decode")
+local keyset = require("keyset")
 
 local M = {}
 
@@ -122,67 +123,26 @@ function M.lunatap(path)
   return r
 end
 
-local function count(keys)
-  local c = {}
-  for _, k in ipairs(keys) do c[k] = (c[k] or 0) + 1 end
-  return c
-end
-
 --- Compares lunatap with tshark on `path`: { only = { tshark, lunatap }
 -- (lists of keys, with repeats), errors, tshark = n, lunatap = n }.
 function M.compare(path, decode_as)
   local t, l = M.tshark(path, decode_as), M.lunatap(path)
-  local ct, cl = count(t), count(l.keys)
-  local out = { errors = l.errors, only = { tshark = {}, lunatap = {} }, tshark = #t, lunatap = #l.keys }
-  for _, side in ipairs({ { "tshark", ct, cl }, { "lunatap", cl, ct } }) do
-    local list = out.only[side[1]]
-    for k, n in pairs(side[2]) do
-      for _ = 1, n - (side[3][k] or 0) do list[#list + 1] = k end
-    end
-    table.sort(list)
-  end
+  local out = keyset.diff(t, l.keys)
+  out.errors, out.tshark, out.lunatap = l.errors, #t, #l.keys
   return out
 end
 
---- Readable lines for the differences (at most `max` per side, default 6).
-function M.describe(d, max)
-  max = max or 6
-  local lines = {}
-  for _, side in ipairs({ "tshark", "lunatap" }) do
-    for i, k in ipairs(d.only[side]) do
-      if i > max then
-        lines[#lines + 1] = ("... %d more only in %s"):format(#d.only[side] - max, side)
-        break
-      end
-      if #k > 200 then k = k:sub(1, 197) .. "..." end
-      lines[#lines + 1] = ("only in %s: %q"):format(side, k)
-    end
-  end
-  return lines
-end
+M.describe = keyset.describe
 
 --- Captures from the shared MANIFEST.tsv with TLS: category tls, or a
 -- note listing tls among its protocols or counting ClientHellos, or
 -- naming a decode-as for tls. Returns { path, name, decode_as } by name.
 function M.manifest_captures(dir)
-  local list = {}
-  local f = io.open(dir .. "/MANIFEST.tsv", "r")
-  if not f then return list end
-  for line in f:lines() do
-    local file, category, note = line:match("^([^\t]+)\t([^\t]+)\t[^\t]*\t[^\t]*\t[^\t]*\t[^\t]*\t(.*)$")
-    if file and file ~= "file" then
-      local protos = note:match("protos: ([^;]*)") or ""
-      local decode_as = {}
-      for d in note:gmatch("%-d ([%w%.]+==%d+,tls)") do decode_as[#decode_as + 1] = d end
-      if category == "tls" or ("," .. protos .. ","):find(",tls,", 1, true) or note:find("tls_clienthello=", 1, true)
-          or #decode_as > 0 then
-        list[#list + 1] = { path = dir .. "/" .. file, name = file:match("([^/]+)$"), decode_as = decode_as }
-      end
-    end
-  end
-  f:close()
-  table.sort(list, function(a, b) return a.name < b.name end)
-  return list
+  return keyset.manifest(dir, "tls", function(category, note, decode_as)
+    local protos = note:match("protos: ([^;]*)") or ""
+    return category == "tls" or ("," .. protos .. ","):find(",tls,", 1, true) ~= nil
+        or note:find("tls_clienthello=", 1, true) ~= nil or #decode_as > 0
+  end)
 end
 
 return M
