@@ -133,7 +133,8 @@ def _redis_session(bulk, index):
         requests, replies = [], []
         for _ in range(rng.randint(1, 40)):
             args, reply = _redis_pair(bulk, store)
-            if rng.random() < REDIS_INLINE and all(b" " not in a and a for a in args):
+            # an inline command is one line: no blank, CR, LF or quote in an argument
+            if rng.random() < REDIS_INLINE and all(a and not any(c in a for c in b" \r\n\"'") for a in args):
                 requests.append(b" ".join(args) + b"\r\n")
                 bulk.count("redis_inline")
                 bulk.tally(bulk.inline, args[0].decode())

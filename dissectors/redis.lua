@@ -76,16 +76,6 @@ local function take_command(state)
   return cmd
 end
 
-local function command_of(list)
-  local args = {}
-  for i = 1, #list do
-    local a = list[i]
-    if type(a) ~= "string" then return nil end
-    args[i] = a
-  end
-  return args
-end
-
 -- A message's time is its first byte's: known once that byte is there.
 local function start_of(s)
   if not s:peek(1) then return nil end
@@ -99,14 +89,10 @@ local function client_message(s, state, dir)
   if not line then return "end" end
   local cmd
   if line:byte(1) == 42 then
-    local v, ty, info = resp.read(s, LIMITS, line)
-    if ty == nil then return "end" end
-    local args = ty == "array" and command_of(v)
-    if not args or #args == 0 then
-      report(s, dir, ("client sent a %s, not an array of bulk strings"):format(ty), nil, offset)
-      return "next"
-    end
-    cmd = { args = args, truncated = info.truncated }
+    local args, truncated = resp.read_command(s, LIMITS, line)
+    if not args then return "end" end
+    if #args == 0 then return "next" end -- "*0": redis ignores it
+    cmd = { args = args, truncated = truncated or nil }
   else
     if line == "" then return "next" end -- redis ignores empty inline lines
     local args, why = resp.split_inline(line)

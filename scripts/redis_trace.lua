@@ -129,22 +129,25 @@ end
 ------------------------------------------------------------------------
 -- Records
 
-local PAIR_KEYS = { "event", "ts", "session", "client", "server", "index", "total", "name", "args", "inline",
-                    "reply_type", "reply", "latency", "reply_ts" }
+-- args and reply (nested values, which json() with a key list cannot
+-- hold) are appended after the other keys.
+local PAIR_KEYS = { "event", "ts", "session", "client", "server", "index", "total", "name", "inline",
+                    "reply_type", "latency", "reply_ts" }
 local PAIR_OPT = { inline = true }
-
-local function splice(line, key, value)
-  return (line:gsub('"' .. key .. '":null', function() return '"' .. key .. '":' .. value end, 1))
-end
 
 local function json_pair(cmd, reply, session)
   local rec = { event = "command", ts = cmd.ts, session = session.id, client = session.client,
                 server = session.server, index = cmd.n, total = cmd.total, name = cmd.name,
                 inline = cmd.inline or nil, reply_type = reply and reply.type,
                 latency = reply and reply.latency, reply_ts = reply and reply.ts }
-  local line = splice(json(rec, PAIR_KEYS, PAIR_OPT), "args", json(cmd.args))
-  if reply and reply.value ~= nil then line = splice(line, "reply", json(reply.value)) end
-  return line
+  local head = json(rec, PAIR_KEYS, PAIR_OPT)
+  local value = reply and reply.value
+  return head:sub(1, -2) .. ',"args":' .. json(cmd.args) .. ',"reply":' ..
+         (value == nil and "null" or json(value)) .. "}"
+end
+
+local function splice(line, key, value)
+  return (line:gsub('"' .. key .. '":null', function() return '"' .. key .. '":' .. value end, 1))
 end
 
 local function print_pair(cmd, reply, session)

@@ -36,9 +36,12 @@ end
 
 describe("Redis bad input", function()
   it("RESP nested 100,000 deep stops at the depth limit", function()
-    local out = watch({ { "client", ("*1\r\n"):rep(100000) .. ":1\r\n" }, { "server", "+OK\r\n" } })
-    h.has(out, "error\t0\tclient\tdepth\taggregates nested more than 128 deep\n")
-    h.hasnt(out, "command\t0")
+    local out = watch({ { "client", "*1\r\n$4\r\nPING\r\n" }, { "server", ("*1\r\n"):rep(100000) .. ":1\r\n" } })
+    h.has(out, "error\t0\tserver\tdepth\taggregates nested more than 128 deep\n")
+    h.hasnt(out, "reply\t0")
+    -- a client may send only flat arrays of bulk strings (as redis requires)
+    local client = watch({ { "client", ("*1\r\n"):rep(100000) .. ":1\r\n" } })
+    h.has(client, "error\t0\tclient\tnil\tcommand argument 1 is not a bulk string (type byte 0x2a)\n")
   end)
 
   it("a bulk length of 2^62 is refused before anything is read", function()
@@ -68,15 +71,16 @@ describe("Redis bad input", function()
 
   local MALFORMED = {
     { "a length that is not a number", "*x\r\n", 'bad array length "x"' },
-    { "a negative count other than -1", "*-5\r\n", "negative array count -5" },
+    { "a negative count other than -1", "*-5\r\n", "negative array count -5", "server" },
     { "a bulk not followed by CR LF", "*1\r\n$3\r\nGETxx\r\n", "bulk of 3 bytes not followed by CR LF" },
-    { "an unknown type byte in an array", "*1\r\n@1\r\n", "unknown RESP type byte 0x40" },
+    { "a command argument that is not a bulk string", "*1\r\n@1\r\n", "command argument 1 is not a bulk string (type byte 0x40)" },
     { "unbalanced quotes in an inline command", "SET k \"v\r\n", "inline command: unbalanced quotes" },
   }
   for _, c in ipairs(MALFORMED) do
     it(c[1] .. " is a protocol error", function()
-      local out = watch({ { "client", c[2] } })
-      h.has(out, "error\t0\tclient\tnil\t" .. c[3] .. "\n")
+      local side = c[4] or "client"
+      local out = watch({ { side, c[2] } })
+      h.has(out, ("error\t0\t%s\tnil\t%s\n"):format(side, c[3]))
     end)
   end
 

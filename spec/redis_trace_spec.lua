@@ -36,7 +36,7 @@ describe("redis_trace", function()
       "...(100 bytes)] -> OK 1.000ms\n" ..
       "22:13:20.007000 10.0.0.2:6379 -> 10.0.0.1:40000 2/2 subscribe [news] -> [subscribe, news, 1] 1.000ms\n" ..
       "22:13:20.007000 10.0.0.2:6379 -> 10.0.0.1:40000 push message news hi\n" ..
-      "22:13:20.008000 10.0.0.1:40000 -> 10.0.0.2:6379 redis error (client): unknown RESP type byte 0x40\n" ..
+      "22:13:20.008000 10.0.0.1:40000 -> 10.0.0.2:6379 redis error (client): command argument 1 is not a bulk string (type byte 0x40)\n" ..
       "22:13:20.010000 10.0.0.1:40000 -> 10.0.0.2:6379 TCP end 0.010s 2 commands 200.00 req/sec\n",
       trace({}))
   end)

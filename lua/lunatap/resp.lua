@@ -24,9 +24,11 @@ M.fail = fail
 local AGGREGATE = { [42] = "array", [37] = "map", [126] = "set", [62] = "push", [124] = "attribute" }
 local BLOB = { [36] = "bulk", [33] = "bulk_error", [61] = "verbatim" }
 
+-- tonumber with base 10 takes only digits and a sign (and blanks around
+-- them, which redis does not send): no pattern match per element.
 local function count_of(rest, what)
-  local n = math.tointeger(tonumber(rest))
-  if not n or not rest:find("^%-?%d+$") then
+  local n = tonumber(rest, 10)
+  if not n then
     fail(("bad %s length %q"):format(what, rest:sub(1, 40)))
   end
   return n
@@ -41,8 +43,13 @@ local function read_blob(s, n, lim, keep)
   if not keep then
     if s:skip(n) < n then return nil end
   elseif n <= lim.bulk_keep then
-    v = s:read(n)
-    if not v then return nil end
+    -- the bytes and their CR LF in one read
+    local raw = s:read(n + 2)
+    if not raw then return nil end
+    if raw:byte(n + 1) ~= 13 or raw:byte(n + 2) ~= 10 then
+      fail(("bulk of %d bytes not followed by CR LF"):format(n))
+    end
+    return raw:sub(1, n)
   else
     v = s:read(lim.bulk_keep)
     if not v or s:skip(n - lim.bulk_keep) < n - lim.bulk_keep then return nil end
@@ -98,10 +105,36 @@ local function close(f)
   return f.list
 end
 
+local NOINFO = setmetatable({}, { __newindex = function() error("NOINFO is shared", 2) end })
+local read_any
+
 -- Reads one message. Returns value, type, info (info: truncated,
 -- attributes, elements), or nothing when the stream ends first. `first`
 -- is the message's first line when the caller already read it.
 function M.read(s, lim, first)
+  -- the common replies (+OK, :n, $n) need no stack
+  if not first then
+    first = s:line(lim.line_length)
+    if not first then return end
+  end
+  local t = first:byte(1)
+  if t == 43 then return first:sub(2), "simple", NOINFO end
+  if t == 58 then
+    local n = math.tointeger(tonumber(first:sub(2), 10))
+    if n then return n, "integer", NOINFO end
+  elseif t == 36 then
+    local n = count_of(first:sub(2), "bulk")
+    if n == -1 then return nil, "null", NOINFO end
+    if n >= 0 and n <= lim.bulk_keep then
+      local v = read_blob(s, n, lim, true)
+      if v == nil then return end
+      return v, "bulk", NOINFO
+    end
+  end
+  return read_any(s, lim, first)
+end
+
+function read_any(s, lim, first)
   local stack, depth = {}, 0
   local elements, keep = 0, true
   local info = {}
@@ -188,6 +221,33 @@ function M.read(s, lim, first)
     end
     ::continue::
   end
+end
+
+--- Reads a client command whose first line `first` ("*N") was read: an
+-- array of bulk strings, as redis requires of clients. Returns the list of
+-- arguments and whether one was cut at bulk_keep, or nothing when the
+-- stream ends first. The common case costs two reads per argument and no
+-- aggregate machinery.
+function M.read_command(s, lim, first)
+  local n = count_of(first:sub(2), "array")
+  if n < 1 then return {}, false end
+  local args, truncated = {}, false
+  local keep = n <= lim.elements
+  for i = 1, n do
+    local hdr = s:line(lim.line_length)
+    if not hdr then return end
+    if hdr:byte(1) ~= 36 then
+      fail(("command argument %d is not a bulk string (type byte 0x%02x)"):format(i, hdr:byte(1) or 0))
+    end
+    local len = count_of(hdr:sub(2), "bulk")
+    if len < 0 then fail(("command argument %d has a negative length %d"):format(i, len)) end
+    local v, cut = read_blob(s, len, lim, keep)
+    if v == nil then return end
+    if cut then truncated = true end
+    if keep then args[i] = v end
+  end
+  if not keep then truncated = true end
+  return args, truncated
 end
 
 -- Splits an inline command as redis's sdssplitargs does: words separated by
