@@ -123,6 +123,12 @@ local function escape_label(s)
 end
 M.escape_label = escape_label
 
+-- Names already read in the message being parsed, by the offset they
+-- start at: { text, labels, length }. Compression points answers back at
+-- the question's name, so most names end in one read already. Set by
+-- parse for the length of one message (parse never yields).
+local known
+
 --- The name at `off` of the message in `buf`, as text ("." for the root),
 -- and the offset after it where it was written (after its first pointer).
 function M.name(buf, off)
@@ -141,6 +147,20 @@ function M.name(buf, off)
              off, pos, target)
       end
       after = after or pos + 2
+      local seen = known and known[target]
+      if seen and seen[1] ~= "." then
+        -- the same checks as label by label, on the known tail
+        if count + seen[2] > M.MAX_LABELS then
+          limit("name_labels", pos, "name at offset %d has more than %d labels", off, M.MAX_LABELS)
+        end
+        if text + 1 + seen[3] > M.MAX_NAME_TEXT then
+          limit("name_length", pos, "name at offset %d is longer than %d bytes", off, M.MAX_NAME_TEXT)
+        end
+        count, text = count + 1, text + 1 + seen[3]
+        labels[count] = seen[1]
+        count = count - 1 + seen[2]
+        break
+      end
       pos, floor = target, target
     elseif kind ~= 0 then
       fail(pos, "name at offset %d: label type 0x%02x at offset %d is not supported", off, kind, pos)
@@ -163,7 +183,9 @@ function M.name(buf, off)
       pos = pos + 1 + len
     end
   end
-  return count == 0 and "." or concat(labels, "."), after or pos + 1
+  local name = count == 0 and "." or concat(labels, ".")
+  if known then known[off] = { name, count, text } end
+  return name, after or pos + 1
 end
 local read_name = M.name
 
@@ -375,7 +397,9 @@ function M.parse(buf)
   local msg = { id = h.id, flags = flags, opcode = M.opcode_name(h.opcode), rcode_code = h.rcode,
                 qdcount = h.qdcount, ancount = h.ancount, nscount = h.nscount, arcount = h.arcount,
                 questions = {}, answers = {}, authority = {}, additional = {}, size = buf:len() }
+  known = {}
   local ok, err = pcall(sections, buf, msg)
+  known = nil
   if msg.edns then
     -- the upper 8 bits of a 12-bit rcode (RFC 6891 6.1.3)
     msg.rcode_code = (msg.edns.extended_rcode << 4) | h.rcode
