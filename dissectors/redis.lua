@@ -49,7 +49,6 @@ local function queue_command(s, state, cmd)
   end
   if PER_CHANNEL[cmd.name] then
     cmd.replies_left = math.max(1, #cmd.args - 1)
-    state.subscribing = true
   end
   state.last = state.last + 1
   state[state.last] = cmd
@@ -89,10 +88,14 @@ local function client_message(s, state, dir)
   if not line then return "end" end
   local cmd
   if line:byte(1) == 42 then
-    local args, truncated = resp.read_command(s, LIMITS, line)
+    local args, truncated, limit = resp.read_command(s, LIMITS, line)
     if not args then return "end" end
     if #args == 0 then return "next" end -- "*0": redis ignores it
-    cmd = { args = args, truncated = truncated or nil }
+    if limit then
+      report(s, dir, ("command of over %d arguments: the rest were read but not kept"):format(LIMITS.elements),
+             limit, offset)
+    end
+    cmd = { args = args, truncated = (truncated or limit) and true or nil }
   else
     if line == "" then return "next" end -- redis ignores empty inline lines
     local args, why = resp.split_inline(line)
@@ -129,6 +132,18 @@ local function push_record(v, ts)
   return p
 end
 
+-- A subscribe or unsubscribe confirmation ({kind, channel, count}) says
+-- how many subscriptions remain; with none left (or after RESET) a RESP2
+-- connection's arrays are replies again.
+local function track_subscriptions(state, v, cmd)
+  if type(v) == "table" and type(v[1]) == "string" and PER_CHANNEL[v[1]:upper()]
+      and math.type(v[3]) == "integer" then
+    state.subscribing = v[3] > 0
+  elseif cmd and cmd.name == "RESET" then
+    state.subscribing = false
+  end
+end
+
 local function server_message(s, state, dir)
   local ts, offset = start_of(s)
   if not ts then return "end" end
@@ -141,10 +156,12 @@ local function server_message(s, state, dir)
       local head = state[state.first]
       if head and head.name == p.kind:upper() then p.command = take_command(state) end
     end
+    track_subscriptions(state, v)
     emit("redis.push", p, s.session)
     return "next"
   end
   local cmd = take_command(state)
+  if ty == "array" or ty == "simple" then track_subscriptions(state, v, cmd) end
   local reply = { type = ty, value = v, ts = ts, command = cmd, truncated = info.truncated,
                   attributes = info.attributes, format = info.format }
   if cmd then reply.latency = ts - cmd.ts end

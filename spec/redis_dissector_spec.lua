@@ -108,6 +108,18 @@ describe("Redis dissector", function()
     h.has(out, "reply\t0\tarray\t{1=1,2=1}\t4\t")
   end)
 
+  it("after the last UNSUBSCRIBE an array starting with \"message\" is a reply again", function()
+    local out = session({
+      { "client", "SUBSCRIBE ch\r\n" },
+      { "server", "*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$1\r\nx\r\n" },
+      { "client", "UNSUBSCRIBE ch\r\nLRANGE l 0 -1\r\nGET k\r\n" },
+      { "server", "*3\r\n$11\r\nunsubscribe\r\n$2\r\nch\r\n:0\r\n*2\r\n$7\r\nmessage\r\n$1\r\ny\r\n$1\r\nv\r\n" },
+    })
+    assert.are.equal(1, h.count(out, "push\t"))
+    h.has(out, 'reply\t0\tarray\t{1="message",2="y"}\t3\t')
+    h.has(out, 'reply\t0\tbulk\t"v"\t4\t')
+  end)
+
   it("a reply with no command pairs with nothing", function()
     local out = session({ { "server", "+hello\r\n" } })
     h.has(out, 'reply\t0\tsimple\t"hello"\t-\t-\tnil\tnil\n')

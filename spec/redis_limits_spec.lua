@@ -63,6 +63,16 @@ describe("Redis bad input", function()
     h.has(out, "error\t0\tserver\telements\treply of over 20000 elements: the rest was read but not kept\n")
   end)
 
+  it("a command of over 20,000 arguments keeps the first 20,000, is flagged and still pairs", function()
+    local args = { "*20002\r\n$4\r\nMSET\r\n" }
+    for i = 1, 20001 do args[#args + 1] = "$1\r\nk\r\n" end
+    local out = watch({ { "client", table.concat(args) .. "*1\r\n$4\r\nPING\r\n" },
+                        { "server", "+OK\r\n+PONG\r\n" } })
+    h.has(out, "command\t0\tMSET\t20000\n")
+    h.has(out, "error\t0\tclient\telements\tcommand of over 20000 arguments: the rest were read but not kept\n")
+    h.has(out, "command\t0\tPING\t1\nreply\t0\tsimple\tMSET\tnil\nreply\t0\tsimple\tPING\tnil\n")
+  end)
+
   it("over 10,000 commands waiting for replies: the oldest are given up, once reported", function()
     local out = watch({ { "client", ("*1\r\n$4\r\nPING\r\n"):rep(10001) } })
     assert.are.equal(1, h.count(out, "\tpending_commands\t"))

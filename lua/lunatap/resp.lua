@@ -225,15 +225,16 @@ end
 
 --- Reads a client command whose first line `first` ("*N") was read: an
 -- array of bulk strings, as redis requires of clients. Returns the list of
--- arguments and whether one was cut at bulk_keep, or nothing when the
+-- arguments (the first lim.elements of them), whether one was cut at
+-- bulk_keep, and "elements" when some were left out; or nothing when the
 -- stream ends first. The common case costs two reads per argument and no
 -- aggregate machinery.
 function M.read_command(s, lim, first)
   local n = count_of(first:sub(2), "array")
   if n < 1 then return {}, false end
   local args, truncated = {}, false
-  local keep = n <= lim.elements
   for i = 1, n do
+    local keep = i <= lim.elements
     local hdr = s:line(lim.line_length)
     if not hdr then return end
     if hdr:byte(1) ~= 36 then
@@ -246,8 +247,7 @@ function M.read_command(s, lim, first)
     if cut then truncated = true end
     if keep then args[i] = v end
   end
-  if not keep then truncated = true end
-  return args, truncated
+  return args, truncated, n > lim.elements and "elements" or nil
 end
 
 -- Splits an inline command as redis's sdssplitargs does: words separated by
