@@ -71,4 +71,28 @@ function M.manifest(dir, proto, wanted)
   return list
 end
 
+--- Declares, with busted's `it`, one test per capture: the samples/ files
+-- matching `pattern`, then the shared ones `list(dir)` returns; a skipped
+-- test says so when tshark or the shared folder is absent.
+-- check(path, name, decode_as): decode_as from `sample_decode_as[name]`
+-- for a sample, from the manifest for a shared capture.
+function M.each_capture(it, pattern, list, check, sample_decode_as)
+  local h = require("helper")
+  local tshark = h.capture("command -v tshark")
+  if not tshark or tshark == "" then
+    it("skipped: tshark is not installed", function() end)
+    return
+  end
+  for _, name in ipairs(h.ls(h.samples, pattern)) do
+    it(name, function() check(h.samples .. "/" .. name, name, (sample_decode_as or {})[name]) end)
+  end
+  if not h.have_shared() then
+    it("skipped: " .. h.shared .. " is absent", function() end)
+    return
+  end
+  for _, c in ipairs(list(h.shared)) do
+    it(c.name, function() check(c.path, c.name, c.decode_as) end)
+  end
+end
+
 return M

@@ -11,8 +11,8 @@
 --
 -- Tagged "tshark": CI runs it in the normal build only.
 
-local h = require("helper")
 local cmp = require("tshark_redis")
+local keyset = require("keyset")
 
 -- The servers' TCP ports where a capture's Redis is not (only) on 6379:
 -- tshark needs them as decode-as (lunatap finds them by their first bytes).
@@ -48,19 +48,5 @@ local function check(path, name)
 end
 
 describe("Redis against tshark #tshark", function()
-  local tshark = h.capture("command -v tshark")
-  if not tshark or tshark == "" then
-    it("skipped: tshark is not installed", function() end)
-    return
-  end
-  for _, name in ipairs(h.ls(h.samples, "^redis.*%.pcapn?g?$")) do
-    it(name, function() check(h.samples .. "/" .. name, name) end)
-  end
-  if not h.have_shared() then
-    it("skipped: " .. h.shared .. " is absent", function() end)
-    return
-  end
-  for _, c in ipairs(cmp.manifest_captures(h.shared)) do
-    it(c.name, function() check(c.path, c.name) end)
-  end
+  keyset.each_capture(it, "^redis.*%.pcapn?g?$", cmp.manifest_captures, check)
 end)

@@ -7,8 +7,8 @@
 --
 -- Tagged "tshark": CI runs it in the normal build only.
 
-local h = require("helper")
 local cmp = require("tshark_tls")
+local keyset = require("keyset")
 
 -- Decode-as options tshark needs besides those the manifest note gives.
 local DECODE_AS = {
@@ -40,19 +40,5 @@ local function check(path, name, decode_as)
 end
 
 describe("TLS against tshark #tshark", function()
-  local tshark = h.capture("command -v tshark")
-  if not tshark or tshark == "" then
-    it("skipped: tshark is not installed", function() end)
-    return
-  end
-  for _, name in ipairs(h.ls(h.samples, "^tls.*%.pcapn?g?$")) do
-    it(name, function() check(h.samples .. "/" .. name, name, DECODE_AS[name]) end)
-  end
-  if not h.have_shared() then
-    it("skipped: " .. h.shared .. " is absent", function() end)
-    return
-  end
-  for _, c in ipairs(cmp.manifest_captures(h.shared)) do
-    it(c.name, function() check(c.path, c.name, c.decode_as) end)
-  end
+  keyset.each_capture(it, "^tls.*%.pcapn?g?$", cmp.manifest_captures, check, DECODE_AS)
 end)
