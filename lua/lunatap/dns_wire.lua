@@ -123,6 +123,20 @@ local function escape_label(s)
 end
 M.escape_label = escape_label
 
+-- Labels repeat (com, example, www): their text is remembered, up to a
+-- bound, so most labels cost a table lookup instead of a pattern match.
+local MEMO_MAX = 4096
+local memo, memo_n = {}, 0
+local function label_text(s)
+  local t = memo[s]
+  if t then return t end
+  t = escape_label(s)
+  if memo_n < MEMO_MAX then
+    memo[s], memo_n = t, memo_n + 1
+  end
+  return t
+end
+
 -- Names already read in the message being parsed, by the offset they
 -- start at: { text, labels, length }. Compression points answers back at
 -- the question's name, so most names end in one read already. Set by
@@ -174,7 +188,7 @@ function M.name(buf, off)
       if count > M.MAX_LABELS then
         limit("name_labels", pos, "name at offset %d has more than %d labels", off, M.MAX_LABELS)
       end
-      local label = escape_label(buf:bytes(pos + 1, len))
+      local label = label_text(buf:bytes(pos + 1, len))
       text = text + 1 + #label
       if text > M.MAX_NAME_TEXT then
         limit("name_length", pos, "name at offset %d is longer than %d bytes", off, M.MAX_NAME_TEXT)
