@@ -95,4 +95,36 @@ print(pcall(L.struct, "s", { L.bytes("b", {}) }))]])
     h.has(l[3], "uint needs a field name")
     h.has(l[4], "the length of b must be a count, a field name or a function")
   end)
+
+  it("parses a Lua string as it parses a buffer, cut at every length too", function()
+    local r, l = run([[
+local tlv = L.struct("tlv", { L.enum(L.u8("type"), { [1] = "A" }), L.u8("len"), L.bytes("value", "len") })
+local t = L.struct("all", {
+  L.u16("id"), L.bits{ { "hi", 3 }, { "lo", 5 } }, L.uint("w", 3, { signed = true, le = true }),
+  L.u8("n"), L.array("items", "n", tlv), L.u8("flag"), L.when("flag", { L.u32le("extra") }),
+  L.nested("tail", tlv), L.array("pair", 2, L.i16("x")), L.u64("big"),
+})
+local data = "\1\2" .. "\165" .. "\254\255\255" .. "\2" .. "\1\3abc" .. "\2\0" .. "\1" ..
+             "\4\3\2\1" .. "\1\1z" .. "\255\254\0\5" .. "\128\0\0\0\0\0\0\1"
+local function show(ok, rec, used)
+  if not ok then return "error: " .. rec end
+  local items = {}
+  for i, it in ipairs(rec.items) do items[i] = it.type .. "/" .. tostring(it.type_name) .. "/" .. it.value end
+  return table.concat({ rec.id, rec.hi, rec.lo, rec.w, rec.n, table.concat(items, ","), rec.flag,
+                        rec.extra, rec.tail.value, rec.pair[1], rec.pair[2], rec.big, used }, " ")
+end
+print(show(pcall(t.parse, t, data)))
+local same = 0
+for cut = 0, #data do
+  local d = data:sub(1, cut)
+  local a, b = show(pcall(t.parse, t, buffer(d))), show(pcall(t.parse, t, d))
+  if a == b then same = same + 1 else print("differs at", cut, a, b) end
+end
+print(same, #data + 1, show(pcall(t.parse, t, "x" .. data, 1)))]])
+    assert.are.equal(0, r.code, r.err)
+    assert.are.same({
+      "258 5 5 -2 2 1/A/abc,2/nil/ 1 16909060 z -2 5 -9223372036854775807 34",
+      "35\t35\t258 5 5 -2 2 1/A/abc,2/nil/ 1 16909060 z -2 5 -9223372036854775807 34",
+    }, l)
+  end)
 end)

@@ -17,8 +17,10 @@
 -- names for values (L.enum: rec.<name>_name), and parts present only when a
 -- condition holds (L.when). The parser is generated as Lua source and
 -- loaded as text once; it reads only through the buffer's bounded
--- accessors, checks every length first, and its errors name the layout,
--- the field and the offset.
+-- accessors (or, given a Lua string, string.unpack and sub), checks every
+-- length first, and its errors name the layout, the field and the offset.
+-- Consecutive integers and bit fields are read with one check and one
+-- string.unpack.
 
 local M = {}
 
@@ -108,13 +110,20 @@ end
 ------------------------------------------------------------------------
 -- code generation
 
+-- string.unpack's code for an integer field
+local function unpack_code(f)
+  return ("%s%s%d"):format(f.le and "<" or ">", f.signed and "i" or "I", f.width)
+end
+
 local ACCESSOR = { [1] = "u8", [2] = "u16", [3] = "u24", [4] = "u32", [8] = "u64" }
 
 local Gen = {}
 Gen.__index = Gen
 
-local function new_gen(name)
-  return setmetatable({ name = name, lines = {}, up = {}, nup = 0, fields = {} }, Gen)
+-- str: the parser reads a Lua string (string.unpack, s:sub) instead of a
+-- buffer; the bounds checks are the same.
+local function new_gen(name, str)
+  return setmetatable({ name = name, str = str, lines = {}, up = {}, nup = 0, fields = {} }, Gen)
 end
 
 function Gen:emit(fmt, ...)
@@ -150,6 +159,7 @@ function Gen:need(fi, n)
 end
 
 function Gen:int_expr(f)
+  if self.str then return ("unpack(%q, buf, p + 1)"):format(unpack_code(f)) end
   if ACCESSOR[f.width] and not f.signed then
     return ("buf:%s%s(p)"):format(ACCESSOR[f.width], f.le and "le" or "")
   elseif ACCESSOR[f.width] then
@@ -182,9 +192,11 @@ function Gen:value(f, target)
     self:emit("do local len = %s", len)
     self:emit("if math.type(len) ~= 'integer' or len < 0 then E(%d, p, nil, n, len) end", fi)
     self:need(fi, "len")
-    self:emit("%s = buf:bytes(p, len); p = p + len end", target)
+    self:emit(self.str and "%s = buf:sub(p + 1, p + len); p = p + len end"
+              or "%s = buf:bytes(p, len); p = p + len end", target)
   elseif f.kind == "nested" then
-    self:emit("do local sub, used = %s(buf, p, D + 1)", self:upvalue(f.layout.parser))
+    local parser = self.str and f.layout.string_parser or f.layout.parser
+    self:emit("do local sub, used = %s(buf, p, D + 1)", self:upvalue(parser))
     self:emit("%s = sub; p = p + used end", target)
   elseif f.kind == "array" then
     local count = self:amount(f.count, "the count of " .. f.name)
@@ -203,39 +215,104 @@ function Gen:value(f, target)
   end
 end
 
-function Gen:fields_of(list)
-  for _, f in ipairs(list) do
-    if f.kind == "when" then
-      local cond = type(f.cond) == "string" and ("(r.%s or 0) ~= 0 and r.%s ~= false"):format(f.cond, f.cond)
-                   or ("%s(r)"):format(self:upvalue(f.cond))
-      self:emit("if %s then", cond)
-      self:fields_of(f.fields)
-      self:emit("end")
-    elseif f.kind == "bits" then
-      local fi = self:field(f.name)
-      self:need(fi, f.width)
-      self:emit("do local v = %s; p = p + %d", self:int_expr({ width = f.width, le = f.le }), f.width)
+-- Integers of the widths string.unpack reads, and bit fields: a run of
+-- them is read with one bounds check and one unpack, since a C call per
+-- field was most of a small layout's cost.
+local MAX_RUN = 32
+
+local function fixed(f)
+  return f.kind == "bits" or f.kind == "int"
+end
+
+-- Emits the fixed fields list[i..j-1] as one read; returns j.
+function Gen:run(list, i)
+  local run, width = {}, 0
+  local j = i
+  while list[j] and fixed(list[j]) and #run < MAX_RUN do
+    local f = list[j]
+    run[#run + 1] = { f = f, at = width, fi = self:field(f.name) }
+    width = width + f.width
+    j = j + 1
+  end
+  -- past the end: the error names the first field that does not fit
+  self:emit("if p + %d > n then", width)
+  for _, e in ipairs(run) do
+    self:emit("if p + %d > n then E(%d, p + %d, %d, n) end", e.at + e.f.width, e.fi, e.at, e.f.width)
+  end
+  self:emit("end")
+  local vars, codes = {}, {}
+  for k, e in ipairs(run) do
+    vars[k] = "v" .. k
+    codes[k] = unpack_code(e.f)
+  end
+  local from = self.str and "buf, p + 1" or ("buf:bytes(p, %d)"):format(width)
+  self:emit("do local %s = unpack(%q, %s); p = p + %d",
+            table.concat(vars, ", "), table.concat(codes), from, width)
+  for k, e in ipairs(run) do
+    local f = e.f
+    if f.kind == "int" then
+      self:emit("r.%s = v%d", f.name, k)
+      if f.names then self:emit("r.%s_name = %s[v%d]", f.name, self:upvalue(f.names), k) end
+    else
       local shift = f.width * 8
       for _, b in ipairs(f.fields) do
         shift = shift - b.bits
-        self:emit("r.%s = (v >> %d) & %d", b.name, shift, (1 << b.bits) - 1)
+        self:emit("r.%s = (v%d >> %d) & %d", b.name, k, shift, (1 << b.bits) - 1)
       end
-      self:emit("end")
+    end
+  end
+  self:emit("end")
+  return j
+end
+
+function Gen:fields_of(list)
+  local i = 1
+  while list[i] do
+    local f = list[i]
+    if fixed(f) then
+      i = self:run(list, i)
     else
-      self:value(f, "r." .. f.name)
+      if f.kind == "when" then
+        local cond = type(f.cond) == "string" and ("(r.%s or 0) ~= 0 and r.%s ~= false"):format(f.cond, f.cond)
+                     or ("%s(r)"):format(self:upvalue(f.cond))
+        self:emit("if %s then", cond)
+        self:fields_of(f.fields)
+        self:emit("end")
+      else
+        self:value(f, "r." .. f.name)
+      end
+      i = i + 1
     end
   end
 end
 
+-- The record's field names, so that its table is made at its final size
+-- (a constructor of nils sizes it and stores nothing).
+local function names_of(list, out)
+  for _, f in ipairs(list) do
+    if f.kind == "when" then
+      names_of(f.fields, out)
+    elseif f.kind == "bits" then
+      for _, b in ipairs(f.fields) do out[#out + 1] = b.name end
+    else
+      out[#out + 1] = f.name
+      if f.names then out[#out + 1] = f.name .. "_name" end
+    end
+  end
+  return out
+end
+
 local MAX_DEPTH = 32
 
-local function compile(name, fields)
-  local g = new_gen(name)
+local function compile(name, fields, str)
+  local g = new_gen(name, str)
   g:emit("local U, E = ...")
   g:emit("local function parse(buf, off, D)")
   g:emit("off = off or 0; D = D or 0")
   g:emit("if D > %d then error('layout %s: nested deeper than %d', 0) end", MAX_DEPTH, name, MAX_DEPTH)
-  g:emit("local r, p, n = {}, off, buf:len()")
+  local slots = {}
+  for k, fname in ipairs(names_of(fields, {})) do slots[k] = fname .. " = nil" end
+  g:emit("local r, p, n = { %s }, off, %s", table.concat(slots, ", "), str and "#buf" or "buf:len()")
   g:fields_of(fields)
   g:emit("return r, p - off")
   g:emit("end")
@@ -249,7 +326,7 @@ local function compile(name, fields)
     error(("layout %s: field %s: needs %d bytes at offset %d, the buffer has %d")
           :format(name, field, want, at, have), 0)
   end
-  local chunk = assert(load(src, "=layout " .. name, "t", { error = error, math = math }))
+  local chunk = assert(load(src, "=layout " .. name, "t", { error = error, math = math, unpack = string.unpack }))
   return chunk(g.up, fail), src
 end
 
@@ -257,13 +334,16 @@ end
 function M.struct(name, fields)
   check_name(name, "struct")
   if type(fields) ~= "table" then error("layout: struct " .. name .. " needs a list of fields", 2) end
-  local parser, src = compile(name, fields)
-  return setmetatable({ name = name, parser = parser, source = src }, Layout)
+  local parser, src = compile(name, fields, false)
+  local string_parser = compile(name, fields, true)
+  return setmetatable({ name = name, parser = parser, string_parser = string_parser, source = src }, Layout)
 end
 
---- Parses a record at `offset` (default 0) of the buffer; returns the
+--- Parses a record at `offset` (default 0) of the buffer, or of a Lua
+-- string (a dissector that copied a small message out once); returns the
 -- record and the number of bytes it took. Raises naming the field.
 function Layout:parse(buf, offset)
+  if type(buf) == "string" then return self.string_parser(buf, offset or 0, 0) end
   return self.parser(buf, offset or 0, 0)
 end
 
