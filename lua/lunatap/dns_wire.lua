@@ -20,7 +20,7 @@ local M = {}
 M.MAX_LABELS = 255       -- labels in one name
 M.MAX_NAME_TEXT = 1025   -- bytes of a name's text form, escapes included
 
-local concat, byte, format = table.concat, string.byte, string.format
+local concat, byte, format, unpack = table.concat, string.byte, string.format, string.unpack
 
 ------------------------------------------------------------------------
 -- names for numbers
@@ -97,10 +97,13 @@ local function limit(name, offset, fmt, ...)
   error({ message = format(fmt, ...), offset = offset, limit = name }, 0)
 end
 
--- Runs f(...) and prefixes an error with `where` (a string).
-local function within(where, f, ...)
+-- Runs f(...) and prefixes an error with where(what, i, at) (made only
+-- when there is an error: formatting it for every record cost more than
+-- the record).
+local function within(what, i, at, f, ...)
   local ok, a, b = pcall(f, ...)
   if ok then return a, b end
+  local where = format("%s %d at offset %d", what, i, at)
   if type(a) == "table" then
     a.message = where .. ": " .. a.message
     error(a, 0)
@@ -143,19 +146,26 @@ end
 -- parse for the length of one message (parse never yields).
 local known
 
---- The name at `off` of the message in `buf`, as text ("." for the root),
--- and the offset after it where it was written (after its first pointer).
-function M.name(buf, off)
-  local n = buf:len()
+-- The name at `off` of the message `s` (a string: one C call for the
+-- whole message instead of one per label).
+local function read_name(s, off)
+  local n = #s
+  -- most names in answers are one pointer to a name already read
+  local first = byte(s, off + 1)
+  if first and first >= 0xC0 and known and off + 2 <= n then
+    local target = ((first & 0x3F) << 8) | byte(s, off + 2)
+    local seen = target < off and known[target]
+    if seen and seen[1] ~= "." then return seen[1], off + 2 end
+  end
   local labels, count, text = {}, 0, -1
   local pos, floor, after = off, off, nil
   while true do
     if pos >= n then fail(pos, "name at offset %d runs past the end of the message (%d bytes)", off, n) end
-    local len = buf:u8(pos)
+    local len = byte(s, pos + 1)
     local kind = len & 0xC0
     if kind == 0xC0 then
       if pos + 2 > n then fail(pos, "name at offset %d: pointer at offset %d cut off by the end", off, pos) end
-      local target = buf:u16(pos) & 0x3FFF
+      local target = ((len & 0x3F) << 8) | byte(s, pos + 2)
       if target >= floor then
         fail(pos, "name at offset %d: pointer at offset %d to %d does not point backwards (a loop)",
              off, pos, target)
@@ -188,7 +198,7 @@ function M.name(buf, off)
       if count > M.MAX_LABELS then
         limit("name_labels", pos, "name at offset %d has more than %d labels", off, M.MAX_LABELS)
       end
-      local label = label_text(buf:bytes(pos + 1, len))
+      local label = label_text(s:sub(pos + 2, pos + 1 + len))
       text = text + 1 + #label
       if text > M.MAX_NAME_TEXT then
         limit("name_length", pos, "name at offset %d is longer than %d bytes", off, M.MAX_NAME_TEXT)
@@ -201,7 +211,13 @@ function M.name(buf, off)
   if known then known[off] = { name, count, text } end
   return name, after or pos + 1
 end
-local read_name = M.name
+
+--- The name at `off` of the message in `buf` (a buffer or a string), as
+-- text ("." for the root), and the offset after it where it was written
+-- (after its first pointer).
+function M.name(buf, off)
+  return read_name(type(buf) == "string" and buf or buf:bytes(), off)
+end
 
 ------------------------------------------------------------------------
 -- record data
@@ -238,8 +254,8 @@ end
 
 -- A name inside rdata [start, stop): it may point anywhere before, but
 -- must end inside the rdata.
-local function rdata_name(buf, at, stop)
-  local name, after = read_name(buf, at)
+local function rdata_name(s, at, stop)
+  local name, after = read_name(s, at)
   if after > stop then fail(at, "name at offset %d runs past the record data (ends at %d)", at, stop) end
   return name, after
 end
@@ -255,44 +271,44 @@ local NAME_TYPES = { NS = true, MD = true, MF = true, CNAME = true, MB = true, M
                      MR = true, PTR = true, DNAME = true }
 
 -- Decoders by type name: fill rr (data and structured fields) from the
--- rdata at [at, stop) of buf; rd is the rdata alone.
+-- rdata at [at, stop) of the message s; rd is the rdata alone (a string).
 local RDATA = {}
 
-function RDATA.A(rr, buf, at, stop, rd)
+function RDATA.A(rr, s, at, stop, rd)
   if #rd ~= 4 then fail(at, "A record data is %d bytes, not 4", #rd) end
-  rr.data = format("%d.%d.%d.%d", rd:u8(0), rd:u8(1), rd:u8(2), rd:u8(3))
+  rr.data = format("%d.%d.%d.%d", byte(rd, 1, 4))
 end
 
-function RDATA.AAAA(rr, buf, at, stop, rd)
+function RDATA.AAAA(rr, s, at, stop, rd)
   if #rd ~= 16 then fail(at, "AAAA record data is %d bytes, not 16", #rd) end
-  rr.data = ipv6_text(rd:bytes(0, 16))
+  rr.data = ipv6_text(rd)
 end
 
-function RDATA.MX(rr, buf, at, stop, rd)
+function RDATA.MX(rr, s, at, stop, rd)
   local f, used = MX_HEAD:parse(rd)
   rr.preference = f.preference
-  rr.exchange = rdata_name(buf, at + used, stop)
+  rr.exchange = rdata_name(s, at + used, stop)
   rr.data = format("%d %s", rr.preference, rr.exchange)
 end
 
-function RDATA.SRV(rr, buf, at, stop, rd)
+function RDATA.SRV(rr, s, at, stop, rd)
   local f, used = SRV_HEAD:parse(rd)
   rr.priority, rr.weight, rr.port = f.priority, f.weight, f.port
-  rr.target = rdata_name(buf, at + used, stop)
+  rr.target = rdata_name(s, at + used, stop)
   rr.data = format("%d %d %d %s", f.priority, f.weight, f.port, rr.target)
 end
 
-function RDATA.SOA(rr, buf, at, stop, rd)
+function RDATA.SOA(rr, s, at, stop, rd)
   local p
-  rr.mname, p = rdata_name(buf, at, stop)
-  rr.rname, p = rdata_name(buf, p, stop)
+  rr.mname, p = rdata_name(s, at, stop)
+  rr.rname, p = rdata_name(s, p, stop)
   local f = SOA_TAIL:parse(rd, p - at)
   rr.serial, rr.refresh, rr.retry, rr.expire, rr.minimum = f.serial, f.refresh, f.retry, f.expire, f.minimum
   rr.data = format("%s %s %d %d %d %d %d", rr.mname, rr.rname, f.serial, f.refresh, f.retry,
                    f.expire, f.minimum)
 end
 
-function RDATA.TXT(rr, buf, at, stop, rd)
+function RDATA.TXT(rr, s, at, stop, rd)
   local strings, shown, p = {}, {}, 0
   while p < #rd do
     local s, used = CHARSTRING:parse(rd, p)
@@ -305,25 +321,25 @@ function RDATA.TXT(rr, buf, at, stop, rd)
 end
 RDATA.SPF = RDATA.TXT
 
-local function names_rdata(rr, buf, at, stop)
-  local name, after = rdata_name(buf, at, stop)
+local function names_rdata(rr, s, at, stop)
+  local name, after = rdata_name(s, at, stop)
   if after ~= stop then fail(after, "%d bytes after the name in the record data", stop - after) end
   rr.data = name
 end
 
 local function raw_rdata(rr, rd)
-  rr.data = format("\\# %d%s", #rd, #rd > 0 and (" " .. hex(rd:bytes())) or "")
+  rr.data = format("\\# %d%s", #rd, #rd > 0 and (" " .. hex(rd)) or "")
 end
 
 -- The OPT pseudo-record: its fields go to rr and to the message's edns.
-local function opt_record(buf, at, name)
-  local f, used = OPT_FIXED:parse(buf, at)
+local function opt_record(s, at, name)
+  local f, used = OPT_FIXED:parse(s, at)
   local start = at + used
-  if start + f.rdlength > buf:len() then
+  if start + f.rdlength > #s then
     fail(at, "OPT record data of %d bytes at offset %d runs past the end of the message (%d bytes)",
-         f.rdlength, start, buf:len())
+         f.rdlength, start, #s)
   end
-  local rd = buf:sub(start, f.rdlength)
+  local rd = s:sub(start + 1, start + f.rdlength)
   local options, p, shown = {}, 0, {}
   while p < f.rdlength do
     local o, n = EDNS_OPTION:parse(rd, p)
@@ -342,11 +358,11 @@ local function opt_record(buf, at, name)
 end
 
 -- One resource record at `at`: the record and the offset after it.
-local function record(buf, at)
-  local name, p = read_name(buf, at)
-  local n = buf:len()
-  if p + 2 <= n and buf:u16(p) == 41 then return opt_record(buf, p, name) end
-  local f, used = RR_FIXED:parse(buf, p)
+local function record(s, at)
+  local name, p = read_name(s, at)
+  local n = #s
+  if p + 2 <= n and unpack(">I2", s, p + 1) == 41 then return opt_record(s, p, name) end
+  local f, used = RR_FIXED:parse(s, p)
   local start = p + used
   local stop = start + f.rdlength
   if stop > n then
@@ -356,20 +372,20 @@ local function record(buf, at)
   local ty = M.type_name(f.type)
   local rr = { name = name, type = ty, type_code = f.type, class = M.class_name(f.class),
                class_code = f.class, ttl = f.ttl, rdlength = f.rdlength }
-  local rd = buf:sub(start, f.rdlength)
+  local rd = s:sub(start + 1, stop)
   if RDATA[ty] then
-    RDATA[ty](rr, buf, start, stop, rd)
+    RDATA[ty](rr, s, start, stop, rd)
   elseif NAME_TYPES[ty] then
-    names_rdata(rr, buf, start, stop)
+    names_rdata(rr, s, start, stop)
   else
     raw_rdata(rr, rd)
   end
   return rr, stop
 end
 
-local function question(buf, at)
-  local name, p = read_name(buf, at)
-  local f, used = QUESTION_TAIL:parse(buf, p)
+local function question(s, at)
+  local name, p = read_name(s, at)
+  local f, used = QUESTION_TAIL:parse(s, p)
   return { name = name, type = M.type_name(f.type), type_code = f.type,
            class = M.class_name(f.class), class_code = f.class }, p + used
 end
@@ -381,21 +397,21 @@ local SECTIONS = {
   { "additional", "arcount", "additional record", record },
 }
 
-local function sections(buf, msg)
+local function sections(s, msg)
   local p = 12
   for _, sec in ipairs(SECTIONS) do
     local list, count, what, read = msg[sec[1]], msg[sec[2]], sec[3], sec[4]
     for i = 1, count do
-      if p >= buf:len() then
-        fail(p, "%s %d of %d at offset %d: the message ends (%d bytes)", what, i, count, p, buf:len())
+      if p >= #s then
+        fail(p, "%s %d of %d at offset %d: the message ends (%d bytes)", what, i, count, p, #s)
       end
       local item
-      item, p = within(format("%s %d at offset %d", what, i, p), read, buf, p)
+      item, p = within(what, i, p, read, s, p)
       list[#list + 1] = item
       if item.edns then msg.edns = item.edns end
     end
   end
-  if p < buf:len() then msg.trailing = buf:len() - p end
+  if p < #s then msg.trailing = #s - p end
 end
 
 --- Decodes the message in `buf` (a lunatap buffer holding exactly one
@@ -405,14 +421,16 @@ function M.parse(buf)
   if buf:len() < 12 then
     return nil, { message = format("truncated header: %d bytes, a header takes 12", buf:len()), offset = 0 }
   end
-  local h = HEADER:parse(buf, 0)
+  -- one copy of the message (at most 64 KiB), read from there on
+  local s = buf:bytes()
+  local h = HEADER:parse(s, 0)
   local flags = { qr = h.qr == 1, aa = h.aa == 1, tc = h.tc == 1, rd = h.rd == 1, ra = h.ra == 1,
                   z = h.z == 1, ad = h.ad == 1, cd = h.cd == 1, opcode = h.opcode }
   local msg = { id = h.id, flags = flags, opcode = M.opcode_name(h.opcode), rcode_code = h.rcode,
                 qdcount = h.qdcount, ancount = h.ancount, nscount = h.nscount, arcount = h.arcount,
-                questions = {}, answers = {}, authority = {}, additional = {}, size = buf:len() }
+                questions = {}, answers = {}, authority = {}, additional = {}, size = #s }
   known = {}
-  local ok, err = pcall(sections, buf, msg)
+  local ok, err = pcall(sections, s, msg)
   known = nil
   if msg.edns then
     -- the upper 8 bits of a 12-bit rcode (RFC 6891 6.1.3)
