@@ -17,17 +17,19 @@
 
 #define LT_JSON_MAX_DEPTH 64
 
-/* A growable byte buffer kept in a userdata at a fixed stack slot, so it
- * can grow while other values come and go above it (a luaL_Buffer cannot)
- * and a raised error frees it with the rest of the stack. */
+/* A growable byte buffer: first in `small` (most lines fit, and then no
+ * allocation is made), then in a userdata at a fixed stack slot, so it can
+ * grow while other values come and go above it (a luaL_Buffer cannot) and
+ * a raised error frees it with the rest of the stack. Not to be copied. */
 typedef struct lt_sbuf {
     lua_State *L;
     int slot;
     char *p;
     size_t n, cap;
+    char small[512];
 } lt_sbuf;
 
-/* Pushes the userdata and sets up b. */
+/* Reserves the stack slot and sets up b. */
 void lt_sbuf_init(lua_State *L, lt_sbuf *b);
 void lt_sbuf_add(lt_sbuf *b, const char *s, size_t n);
 void lt_sbuf_addstr(lt_sbuf *b, const char *s);

@@ -44,31 +44,16 @@ local function answers_text(msg)
   return #t > 0 and table.concat(t, ", ") or "-"
 end
 
-local function records(list)
-  local t = {}
-  for i, rr in ipairs(list) do t[i] = { name = rr.name, type = rr.type, ttl = rr.ttl, data = rr.data } end
-  return t
-end
-
 local RECORD = { "name", "type", "ttl", "data" }
 local KEYS = {
   response = { "event", "ts", "session", "transport", "client", "server", "id", "qtype", "qname", "rcode",
-               "answers", "latency", "query_ts" },
+               { "answers", RECORD }, "latency", "query_ts" },
   unanswered = { "event", "ts", "session", "transport", "client", "server", "id", "qtype", "qname" },
   error = { "event", "ts", "session", "transport", "client", "server", "id", "message", "limit" },
 }
 local OPTIONAL = { limit = true }
 
 local function json_line(rec)
-  if rec.answers then
-    local parts = {}
-    for i, rr in ipairs(rec.answers) do parts[i] = json(rr, RECORD) end
-    -- json() cannot nest a keyed object: the record list is spliced in
-    local answers = "[" .. table.concat(parts, ",") .. "]"
-    rec.answers = nil
-    local line = json(rec, KEYS[rec.event], OPTIONAL)
-    return (line:gsub('"answers":null', function() return '"answers":' .. answers end, 1))
-  end
   return json(rec, KEYS[rec.event], OPTIONAL)
 end
 
@@ -120,7 +105,7 @@ on("dns.response", function(r, session)
   if opt.json then
     local rec = common("response", r.ts, r, session)
     rec.qtype, rec.qname, rec.rcode = r.qtype, r.qname, r.rcode
-    rec.answers, rec.latency, rec.query_ts = records(r.answers), r.latency, q and q.ts
+    rec.answers, rec.latency, rec.query_ts = r.answers, r.latency, q and q.ts
     print(json_line(rec))
     return
   end
