@@ -4,6 +4,7 @@
 -- lunatap.resp's; this file frames, pairs and emits. See docs/redis.md.
 
 local resp = require("lunatap.resp")
+local scan = require("lunatap.resp_scan")
 
 local LIMITS = resp.defaults
 local MAX_PENDING = 10000    -- commands waiting for a reply (Zeek's figure)
@@ -81,8 +82,14 @@ local function start_of(s)
   return s:ts(), s.offset
 end
 
-local function client_message(s, state, dir)
-  local ts, offset = start_of(s)
+-- The command at the stream's position and its time; or a step ("next",
+-- "end") when there is none to queue. The common commands are read in C
+-- (lunatap.resp_scan); the rest, from the same byte, by lunatap.resp.
+local function read_command(s, dir)
+  local args, ts = scan.command(s, LIMITS.line_length, LIMITS.bulk_keep, LIMITS.elements)
+  if args then return { args = args }, ts end
+  local offset
+  ts, offset = start_of(s)
   if not ts then return "end" end
   local line = s:line(LIMITS.line_length)
   if not line then return "end" end
@@ -106,6 +113,12 @@ local function client_message(s, state, dir)
     if #args == 0 then return "next" end
     cmd = { args = args, inline = true }
   end
+  return cmd, ts
+end
+
+local function client_message(s, state, dir)
+  local cmd, ts = read_command(s, dir)
+  if type(cmd) == "string" then return cmd end
   cmd.name = cmd.args[1]:upper()
   cmd.ts = ts
   queue_command(s, state, cmd)
@@ -144,11 +157,17 @@ local function track_subscriptions(state, v, cmd)
   end
 end
 
+local NOINFO = {} -- what a reply read in C has: nothing truncated, no attributes
+
 local function server_message(s, state, dir)
-  local ts, offset = start_of(s)
-  if not ts then return "end" end
-  local v, ty, info = resp.read(s, LIMITS)
-  if ty == nil then return "end" end
+  local ty, v, ts, offset = scan.reply(s, LIMITS.line_length, LIMITS.bulk_keep, LIMITS.elements)
+  local info = NOINFO
+  if not ty then
+    ts, offset = start_of(s)
+    if not ts then return "end" end
+    v, ty, info = resp.read(s, LIMITS)
+    if ty == nil then return "end" end
+  end
   if as_push(v, ty, state) then
     local p = push_record(v, ts)
     -- a RESP3 subscribe confirmation is a push that answers the command

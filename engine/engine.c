@@ -4,6 +4,7 @@
 #include "dump.h"
 #include "filter.h"
 #include "lcodec.h"
+#include "lresp.h"
 #include "lfiles.h"
 #include "sha256.h"
 #include "lpacket.h"
@@ -272,7 +273,8 @@ static int api_sha256(lua_State *L)
 }
 
 /* require("lunatap.config"): the settings dissectors and scripts read;
- * require("lunatap.codec"): inflate, unmask, sha256 in C. */
+ * require("lunatap.codec"): inflate, unmask, sha256 in C;
+ * require("lunatap.resp_scan"): the redis dissector's common messages. */
 static void preload_config(lt_engine *e)
 {
     lua_State *L = e->host->L;
@@ -284,6 +286,8 @@ static void preload_config(lt_engine *e)
     lua_pushcfunction(L, api_sha256);
     lua_setfield(L, -2, "sha256");
     lt_host_preload(e->host, "lunatap.codec");
+    lt_resp_push_module(L);
+    lt_host_preload(e->host, "lunatap.resp_scan");
     lt_host_guard(e->host, g);
 }
 

@@ -257,6 +257,26 @@ static int suspend(lua_State *L, lua_KFunction k)
     return suspend_k(L, lua_touserdata(L, 1), 0, k);
 }
 
+lt_stream *lt_stream_reader(lua_State *L, const char *what)
+{
+    return reader(L, what);
+}
+
+size_t lt_stream_avail(const lt_stream *s, const uint8_t **p)
+{
+    return avail(s, p);
+}
+
+void lt_stream_consume(lt_stream *s, size_t k)
+{
+    consume(s, k);
+}
+
+int lt_stream_suspend(lua_State *L, lt_stream *s, lua_KFunction k)
+{
+    return suspend_k(L, s, 0, k);
+}
+
 static int line_k(lua_State *L, int status, lua_KContext ctx)
 {
     (void)status;
@@ -520,14 +540,18 @@ static int s_skip_line(lua_State *L)
     return suspend_k(L, s, (lua_KContext)start, skip_line_k);
 }
 
-static int s_ts(lua_State *L)
+double lt_stream_ts(const lt_stream *s)
 {
-    lt_stream *s = check_stream(L);
     double ts = s->cur_ts;
     if (s->plen > s->poff)
         for (int i = 0; i < s->nmarks && s->mark[i].at <= s->poff; i++)
             ts = s->mark[i].ts;
-    lua_pushnumber(L, ts);
+    return ts;
+}
+
+static int s_ts(lua_State *L)
+{
+    lua_pushnumber(L, lt_stream_ts(check_stream(L)));
     return 1;
 }
 

@@ -88,4 +88,20 @@ void lt_stream_reset(lt_stream *s);
 /* Frees the pending buffer (the stream object itself is Lua's). */
 void lt_stream_release(lt_stream *s);
 
+/* For readers written in C elsewhere (lresp.c), with the checks and the
+ * suspension the stream's own methods use. */
+
+/* The stream at argument 1, if L is its dissector's coroutine (else raises,
+ * naming `what`). */
+lt_stream *lt_stream_reader(lua_State *L, const char *what);
+/* The unread bytes: returns how many, *p at the first. */
+size_t lt_stream_avail(const lt_stream *s, const uint8_t **p);
+/* Marks k unread bytes read. */
+void lt_stream_consume(lt_stream *s, size_t k);
+/* Capture time of the first unread byte. */
+double lt_stream_ts(const lt_stream *s);
+/* Suspends the coroutine until bytes arrive or the stream ends; then k
+ * runs (as a lua_KFunction) with the same arguments. */
+int lt_stream_suspend(lua_State *L, lt_stream *s, lua_KFunction k);
+
 #endif
