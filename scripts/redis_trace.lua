@@ -116,10 +116,11 @@ local function tcp_line(session, ts, what, extra)
   end
 end
 
+-- A connection's counts, and its endpoints made into text once.
 local function conn_of(session)
   local c = conns[session]
   if not c then
-    c = { commands = 0 }
+    c = { commands = 0, id = session.id, client = session.client, server = session.server }
     conns[session] = c
     if opt.tcp_verbose then tcp_line(session, session.start, "start") end
   end
@@ -129,21 +130,19 @@ end
 ------------------------------------------------------------------------
 -- Records
 
--- args and reply (nested values, which json() with a key list cannot
--- hold) are appended after the other keys.
+-- args and reply come last: they can be long.
 local PAIR_KEYS = { "event", "ts", "session", "client", "server", "index", "total", "name", "inline",
-                    "reply_type", "latency", "reply_ts" }
+                    "reply_type", "latency", "reply_ts", "args", "reply" }
 local PAIR_OPT = { inline = true }
 
 local function json_pair(cmd, reply, session)
-  local rec = { event = "command", ts = cmd.ts, session = session.id, client = session.client,
-                server = session.server, index = cmd.n, total = cmd.total, name = cmd.name,
+  local c = conn_of(session)
+  local rec = { event = "command", ts = cmd.ts, session = c.id, client = c.client,
+                server = c.server, index = cmd.n, total = cmd.total, name = cmd.name,
                 inline = cmd.inline or nil, reply_type = reply and reply.type,
-                latency = reply and reply.latency, reply_ts = reply and reply.ts }
-  local head = json(rec, PAIR_KEYS, PAIR_OPT)
-  local value = reply and reply.value
-  return head:sub(1, -2) .. ',"args":' .. json(cmd.args) .. ',"reply":' ..
-         (value == nil and "null" or json(value)) .. "}"
+                latency = reply and reply.latency, reply_ts = reply and reply.ts,
+                args = cmd.args, reply = reply and reply.value }
+  return json(rec, PAIR_KEYS, PAIR_OPT)
 end
 
 local function splice(line, key, value)
