@@ -9,6 +9,7 @@
 #include "lpacket.h"
 #include "lutil.h"
 #include "source.h"
+#include "stopcond.h"
 #include "track.h"
 
 #include <dirent.h>
@@ -28,6 +29,7 @@
 typedef struct lt_counters {
     uint64_t packets, bytes;        /* read from the source */
     uint64_t passed, filtered;      /* by the filter */
+    uint64_t passed_bytes;          /* captured bytes of the frames that passed */
     uint64_t truncated, invalid;
     uint64_t written, not_written;
 } lt_counters;
@@ -45,6 +47,7 @@ typedef struct lt_engine {
     lt_files *files;                /* --allow-write, or NULL */
     lt_output out;
     lt_counters c;
+    lt_stopcond sc;                 /* -c, --max-bytes, --duration */
     lt_packet pkt;
     int stopping, interrupts;
     int stop_asked;                 /* a script called stop() */
@@ -65,6 +68,7 @@ static void stop(lt_engine *e)
     if (e->stopping)
         return;
     e->stopping = 1;
+    lt_stopcond_close(&e->sc);
     uv_idle_stop(&e->reader);
     uv_close((uv_handle_t *)&e->reader, NULL);
     uv_close((uv_handle_t *)&e->sigint, NULL);
@@ -80,6 +84,7 @@ static void push_stats(lua_State *L, void *ud)
     lt_set_int(L, "packets", e->c.packets);
     lt_set_int(L, "bytes", e->c.bytes);
     lt_set_int(L, "passed", e->c.passed);
+    lt_set_int(L, "passed_bytes", e->c.passed_bytes);
     lt_set_int(L, "filtered", e->c.filtered);
     lt_set_int(L, "truncated", e->c.truncated);
     lt_set_int(L, "invalid", e->c.invalid);
@@ -132,6 +137,8 @@ static void dispatch_packet(lt_engine *e, const lt_frame *f)
 static int handle_frame(lt_engine *e, const lt_frame *f)
 {
     char err[512];
+    if (lt_stopcond_past_duration(&e->sc, f))
+        return -1;
     e->c.packets++;
     e->c.bytes += f->caplen;
     if (e->flt) {
@@ -146,6 +153,7 @@ static int handle_frame(lt_engine *e, const lt_frame *f)
         }
     }
     e->c.passed++;
+    e->c.passed_bytes += f->caplen;
     if (e->dump) {
         int w = lt_dump_write(e->dump, f, err, sizeof err);
         if (w < 0) {
@@ -158,7 +166,7 @@ static int handle_frame(lt_engine *e, const lt_frame *f)
             e->c.not_written++;
     }
     dispatch_packet(e, f);
-    if (e->stop_asked || (e->cfg->count && e->c.passed >= e->cfg->count))
+    if (e->stop_asked || lt_stopcond_reached(&e->sc, e->c.passed, e->c.passed_bytes))
         return -1;
     return 0;
 }
@@ -447,6 +455,7 @@ int lt_engine_run(const lt_config *cfg)
         return LT_EXIT_BAD_INPUT;
     }
     e->cfg = cfg;
+    lt_stopcond_init(&e->sc, cfg->count, cfg->max_bytes, cfg->duration);
     signal(SIGPIPE, SIG_IGN); /* a closed stdout ends output, not the run */
     lt_output_init(&e->out, STDOUT_FILENO, cfg->max_output);
     int rc = load_scripts(e);
