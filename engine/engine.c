@@ -8,6 +8,8 @@
 #include "sha256.h"
 #include "lpacket.h"
 #include "lutil.h"
+#include "report.h"
+#include "signals.h"
 #include "source.h"
 #include "stopcond.h"
 #include "track.h"
@@ -32,13 +34,14 @@ typedef struct lt_counters {
     uint64_t passed_bytes;          /* captured bytes of the frames that passed */
     uint64_t truncated, invalid;
     uint64_t written, not_written;
+    lt_drops drops;                 /* live only: the live source fills them */
 } lt_counters;
 
 typedef struct lt_engine {
     const lt_config *cfg;
     uv_loop_t loop;
     uv_idle_t reader;
-    uv_signal_t sigint, sigterm;
+    uv_poll_t sigpoll;              /* the signal self-pipe (signals.h) */
     lt_source *src;
     lt_filter *flt;
     lt_dump *dump;
@@ -49,8 +52,9 @@ typedef struct lt_engine {
     lt_counters c;
     lt_stopcond sc;                 /* -c, --max-bytes, --duration */
     lt_packet pkt;
-    int stopping, interrupts;
+    int stopping;
     int stop_asked;                 /* a script called stop() */
+    int signalled;                  /* SIGINT or SIGTERM ended reading */
     int bad_input;
     char input_error[1100];
 } lt_engine;
@@ -71,8 +75,8 @@ static void stop(lt_engine *e)
     lt_stopcond_close(&e->sc);
     uv_idle_stop(&e->reader);
     uv_close((uv_handle_t *)&e->reader, NULL);
-    uv_close((uv_handle_t *)&e->sigint, NULL);
-    uv_close((uv_handle_t *)&e->sigterm, NULL);
+    uv_poll_stop(&e->sigpoll);
+    uv_close((uv_handle_t *)&e->sigpoll, NULL);
 }
 
 /* The statistics table of stats() and of the "done" event. */
@@ -82,6 +86,11 @@ static void push_stats(lua_State *L, void *ud)
     const lt_host_stats *hs = &e->host->st;
     lua_createtable(L, 0, 24);
     lt_set_int(L, "packets", e->c.packets);
+    lt_set_int(L, "received", e->c.packets);
+    lt_set_int(L, "decoded", e->c.passed);
+    lt_set_int(L, "dropped_kernel", e->c.drops.kernel);
+    lt_set_int(L, "dropped_interface", e->c.drops.interface);
+    lt_set_int(L, "dropped_handoff", e->c.drops.handoff);
     lt_set_int(L, "bytes", e->c.bytes);
     lt_set_int(L, "passed", e->c.passed);
     lt_set_int(L, "passed_bytes", e->c.passed_bytes);
@@ -184,7 +193,8 @@ static void on_read(uv_idle_t *idle)
         if (rc == LT_NEXT_FRAME) {
             if (handle_frame(e, &f) == 0)
                 continue;
-        } else if (rc == LT_NEXT_ERROR) {
+        } else if (rc == LT_NEXT_ERROR && !e->signalled) {
+            /* (A signal that ended reading may have cut a frame.) */
             char msg[1024];
             snprintf(msg, sizeof msg, "%s: %s (after %llu packets)", e->src->name,
                      lt_source_error(e->src), (unsigned long long)e->c.packets);
@@ -194,16 +204,36 @@ static void on_read(uv_idle_t *idle)
     }
 }
 
-static void on_signal(uv_signal_t *sig, int signum)
+/* SIGUSR1: the statistics line on stderr; capture goes on. */
+static void print_stats_line(lt_engine *e)
 {
-    lt_engine *e = sig->data;
-    if (++e->interrupts > 1) {
-        /* A second interrupt: the user wants out now, whatever is pending. */
-        lt_output_flush(&e->out);
-        fprintf(stderr, "lunatap: interrupted again, exiting at once\n");
-        _exit(128 + signum);
+    lua_State *L = e->host->L;
+    int g = lt_host_unguard(e->host);
+    push_stats(L, e);
+    lt_report_stats_line(L, -1, stderr);
+    lua_pop(L, 1);
+    lt_host_guard(e->host, g);
+}
+
+/* Acts on the signals that came (signals.h); 1 once reading is to end.
+ * Runs from the loop or from a reader waiting on a quiet pipe, never
+ * inside Lua. */
+static int service_signals(void *ud)
+{
+    lt_engine *e = ud;
+    unsigned what = lt_signals_take();
+    if (what & LT_SIG_STATS)
+        print_stats_line(e);
+    if (what & LT_SIG_STOP) {
+        e->signalled = 1;
+        stop(e);
     }
-    stop(e);
+    return e->stopping;
+}
+
+static void on_signal_pipe(uv_poll_t *p, int status, int events)
+{
+    service_signals(p->data);
 }
 
 static int open_input(lt_engine *e)
@@ -218,6 +248,8 @@ static int open_input(lt_engine *e)
         note_input_error(e, err);
         return LT_EXIT_BAD_INPUT;
     }
+    lt_source_waiter w = { lt_signals_fd(), NULL, service_signals, e };
+    lt_source_set_waiter(e->src, &w);
     if (e->cfg->filter) {
         e->flt = lt_filter_new(e->cfg->filter, e->src->linktype, err, sizeof err);
         if (!e->flt) {
@@ -435,13 +467,12 @@ static int run_loop(lt_engine *e)
         return LT_EXIT_BAD_INPUT;
     }
     uv_idle_init(&e->loop, &e->reader);
-    uv_signal_init(&e->loop, &e->sigint);
-    uv_signal_init(&e->loop, &e->sigterm);
-    e->reader.data = e->sigint.data = e->sigterm.data = e;
-    uv_signal_start(&e->sigint, on_signal, SIGINT);
-    uv_signal_start(&e->sigterm, on_signal, SIGTERM);
+    uv_poll_init(&e->loop, &e->sigpoll, lt_signals_fd());
+    e->reader.data = e->sigpoll.data = e;
+    uv_poll_start(&e->sigpoll, UV_READABLE, on_signal_pipe);
     uv_idle_start(&e->reader, on_read);
     lt_host_dispatch(e->host, LT_EV_START, 0);
+    service_signals(e); /* a signal during loading or "start" */
     uv_run(&e->loop, UV_RUN_DEFAULT);
     uv_loop_close(&e->loop);
     return LT_EXIT_OK;
@@ -457,6 +488,12 @@ int lt_engine_run(const lt_config *cfg)
     e->cfg = cfg;
     lt_stopcond_init(&e->sc, cfg->count, cfg->max_bytes, cfg->duration);
     signal(SIGPIPE, SIG_IGN); /* a closed stdout ends output, not the run */
+    char serr[256];
+    if (lt_signals_install(serr, sizeof serr) != 0) {
+        fprintf(stderr, "lunatap: %s\n", serr);
+        free(e);
+        return LT_EXIT_BAD_INPUT;
+    }
     lt_output_init(&e->out, STDOUT_FILENO, cfg->max_output);
     int rc = load_scripts(e);
     if (rc == LT_EXIT_OK)
@@ -482,6 +519,7 @@ int lt_engine_run(const lt_config *cfg)
     lt_track_free(e->track);
     lt_host_free(e->host); /* closes files scripts left open */
     lt_files_free(e->files);
+    lt_signals_uninstall();
     free(e);
     return rc;
 }
