@@ -28,6 +28,8 @@ static const char usage_text[] =
     "  --max-bytes SIZE   stop once the packets that passed the filter total SIZE\n"
     "                     captured bytes (suffixes k, M, G)\n"
     "  --duration SEC     stop SEC seconds after the first packet (capture time)\n"
+    "  --clock CLOCK      what script timers follow: 'capture' time (default) or\n"
+    "                     'wall' time (for a pipe from a live capture)\n"
     "  -w FILE            write the packets that passed the filter to a pcap file\n"
     "  -L DIR             also find Lua modules and dissectors in DIR (repeatable)\n"
     "\n"
@@ -49,7 +51,8 @@ static const char usage_text[] =
     "2 usage error.\n";
 
 enum { OPT_LUA_MEM = 256, OPT_LUA_BUDGET, OPT_LUA_TIME, OPT_MAX_OUTPUT, OPT_LIST,
-       OPT_ALLOW_WRITE, OPT_MAX_WRITE, OPT_MAX_BODY, OPT_MAX_BYTES, OPT_DURATION };
+       OPT_ALLOW_WRITE, OPT_MAX_WRITE, OPT_MAX_BODY, OPT_MAX_BYTES, OPT_DURATION,
+       OPT_CLOCK };
 
 static const struct option long_opts[] = {
     { "help", no_argument, NULL, 'h' },
@@ -64,6 +67,7 @@ static const struct option long_opts[] = {
     { "max-body", required_argument, NULL, OPT_MAX_BODY },
     { "max-bytes", required_argument, NULL, OPT_MAX_BYTES },
     { "duration", required_argument, NULL, OPT_DURATION },
+    { "clock", required_argument, NULL, OPT_CLOCK },
     { NULL, 0, NULL, 0 },
 };
 
@@ -254,9 +258,17 @@ static int bad_value(const char *opt, const char *arg, const char *want)
     return -1;
 }
 
-/* --max-bytes and --duration (-c is with the short options). */
+/* --max-bytes, --duration (-c is with the short options) and --clock. */
 static int parse_stop_option(lt_config *cfg, int c, const char *arg)
 {
+    if (c == OPT_CLOCK) {
+        if (strcmp(arg, "capture") != 0 && strcmp(arg, "wall") != 0) {
+            fprintf(stderr, "lunatap: --clock: '%s' is not a clock (give capture or wall)\n", arg);
+            return -1;
+        }
+        cfg->wall_clock = strcmp(arg, "wall") == 0;
+        return 0;
+    }
     if (c == OPT_MAX_BYTES) {
         if (parse_amount("--max-bytes", arg, 1024, &cfg->max_bytes) != 0)
             return -1;

@@ -12,6 +12,7 @@
 #include "signals.h"
 #include "source.h"
 #include "stopcond.h"
+#include "timers.h"
 #include "track.h"
 
 #include <dirent.h>
@@ -48,13 +49,13 @@ typedef struct lt_engine {
     lt_host *host;
     lt_track *track;
     lt_files *files;                /* --allow-write, or NULL */
+    lt_timers *timers;              /* every() and after() */
     lt_output out;
     lt_counters c;
     lt_stopcond sc;                 /* -c, --max-bytes, --duration */
     lt_packet pkt;
     int stopping;
     int stop_asked;                 /* a script called stop() */
-    int signalled;                  /* SIGINT or SIGTERM ended reading */
     int bad_input;
     char input_error[1100];
 } lt_engine;
@@ -73,6 +74,7 @@ static void stop(lt_engine *e)
         return;
     e->stopping = 1;
     lt_stopcond_close(&e->sc);
+    lt_timers_close(e->timers);
     uv_idle_stop(&e->reader);
     uv_close((uv_handle_t *)&e->reader, NULL);
     uv_poll_stop(&e->sigpoll);
@@ -117,6 +119,8 @@ static void push_stats(lua_State *L, void *ud)
     }
     if (e->track)
         lt_track_stats(e->track, L);
+    if (e->timers)
+        lt_timers_stats(e->timers, L);
     if (e->input_error[0]) {
         lua_pushstring(L, e->input_error);
         lua_setfield(L, -2, "input_error");
@@ -147,6 +151,11 @@ static int handle_frame(lt_engine *e, const lt_frame *f)
 {
     char err[512];
     if (lt_stopcond_past_duration(&e->sc, f))
+        return -1;
+    /* Capture time moves to this frame: what was due before it fires
+     * first (a timer's stop() ends reading before the frame). */
+    lt_timers_on_frame(e->timers, (double)f->ts_sec + f->ts_nsec / 1e9);
+    if (e->stop_asked)
         return -1;
     e->c.packets++;
     e->c.bytes += f->caplen;
@@ -193,8 +202,8 @@ static void on_read(uv_idle_t *idle)
         if (rc == LT_NEXT_FRAME) {
             if (handle_frame(e, &f) == 0)
                 continue;
-        } else if (rc == LT_NEXT_ERROR && !e->signalled) {
-            /* (A signal that ended reading may have cut a frame.) */
+        } else if (rc == LT_NEXT_ERROR && !e->stopping) {
+            /* (A signal or stop() that ended reading may have cut a frame.) */
             char msg[1024];
             snprintf(msg, sizeof msg, "%s: %s (after %llu packets)", e->src->name,
                      lt_source_error(e->src), (unsigned long long)e->c.packets);
@@ -225,10 +234,27 @@ static int service_signals(void *ud)
     if (what & LT_SIG_STATS)
         print_stats_line(e);
     if (what & LT_SIG_STOP) {
-        e->signalled = 1;
         stop(e);
     }
     return e->stopping;
+}
+
+/* A reader waiting on a quiet pipe: signals, then wall-clock timers. */
+static int service_waiting(void *ud)
+{
+    lt_engine *e = ud;
+    if (service_signals(e))
+        return 1;
+    lt_timers_service(e->timers);
+    if (e->stop_asked)
+        stop(e);
+    return e->stopping;
+}
+
+static int wait_ms(void *ud)
+{
+    lt_engine *e = ud;
+    return lt_timers_wait_ms(e->timers);
 }
 
 static void on_signal_pipe(uv_poll_t *p, int status, int events)
@@ -248,7 +274,7 @@ static int open_input(lt_engine *e)
         note_input_error(e, err);
         return LT_EXIT_BAD_INPUT;
     }
-    lt_source_waiter w = { lt_signals_fd(), NULL, service_signals, e };
+    lt_source_waiter w = { lt_signals_fd(), wait_ms, service_waiting, e };
     lt_source_set_waiter(e->src, &w);
     if (e->cfg->filter) {
         e->flt = lt_filter_new(e->cfg->filter, e->src->linktype, err, sizeof err);
@@ -298,6 +324,7 @@ static void engine_env(lua_State *L, int env, int script, void *ud)
     lua_pushlightuserdata(L, e->files);
     lua_pushcclosure(L, lt_files_api_open, 1);
     lua_setfield(L, env, "open_file");
+    lt_timers_env(e->timers, L, env, script);
 }
 
 /* sha256(s) -> lowercase hex digest */
@@ -403,6 +430,10 @@ static int load_scripts(lt_engine *e)
     }
     e->host->stats_fn = push_stats;
     e->host->stats_ud = e;
+    if (!(e->timers = lt_timers_new(e->host))) {
+        fprintf(stderr, "lunatap: out of memory\n");
+        return LT_EXIT_BAD_INPUT;
+    }
     lt_track_config tc;
     lt_track_default_config(&tc);
     int g = lt_host_unguard(e->host);
@@ -470,6 +501,8 @@ static int run_loop(lt_engine *e)
     uv_poll_init(&e->loop, &e->sigpoll, lt_signals_fd());
     e->reader.data = e->sigpoll.data = e;
     uv_poll_start(&e->sigpoll, UV_READABLE, on_signal_pipe);
+    if (e->cfg->wall_clock && lt_timers_use_wall(e->timers, &e->loop) != 0)
+        fprintf(stderr, "lunatap: --clock wall: cannot start a timer; timers stay on capture time\n");
     uv_idle_start(&e->reader, on_read);
     lt_host_dispatch(e->host, LT_EV_START, 0);
     service_signals(e); /* a signal during loading or "start" */
@@ -518,6 +551,7 @@ int lt_engine_run(const lt_config *cfg)
     lt_source_close(e->src);
     lt_track_free(e->track);
     lt_host_free(e->host); /* closes files scripts left open */
+    lt_timers_free(e->timers);
     lt_files_free(e->files);
     lt_signals_uninstall();
     free(e);
