@@ -7,77 +7,7 @@
 local h = require("helper")
 local build = require("pcap_build")
 
-local q = h.quote
-
--- Shell functions the plans use: `ready` waits until lunatap catches
--- SIGUSR1 (its handlers are installed), `stats_until N` sends SIGUSR1 until
--- a statistics line says received=N.
-local SHELL_LIB = [[
-ready() {
-  for i in $(seq 200); do
-    m=$(awk '/^SigCgt/ { print $2 }' /proc/$p/status 2>/dev/null)
-    [ -n "$m" ] && [ $(( 0x$m & 0x200 )) -ne 0 ] && return 0
-    sleep 0.05
-  done
-  return 1
-}
-stats_until() {
-  for i in $(seq 200); do
-    kill -USR1 $p
-    sleep 0.05
-    grep -q "received=$1 " "$err" && return 0
-  done
-  return 1
-}
-]]
-
--- Runs lunatap on a FIFO fed with `first` (bytes), then, once the file
--- $go exists, `second`, then held open for 30 s. `plan` is shell code run
--- while lunatap runs ($p is its pid). Returns out, err, code, and the
--- seconds from the plan's `mark` call to lunatap's exit.
-local function run(args, first, second, plan)
-  local dir = os.tmpname()
-  os.remove(dir)
-  assert(os.execute("mkdir " .. q(dir)))
-  local f1, f2 = dir .. "/first", dir .. "/second"
-  local w = assert(io.open(f1, "wb")); w:write(first); w:close()
-  w = assert(io.open(f2, "wb")); w:write(second or ""); w:close()
-  local quoted = {}
-  for i, a in ipairs(args) do quoted[i] = q(a) end
-  local script = SHELL_LIB .. ([[
-dir=%s; fifo=$dir/in; err=$dir/err; go=$dir/go
-mkfifo $fifo
-( cat $dir/first; while [ ! -e $go ]; do sleep 0.05; done; cat $dir/second; sleep 30 ) > $fifo &
-feeder=$!
-%s -r $fifo %s > $dir/out 2> $err &
-p=$!
-( sleep 60; kill -KILL $p ) 2>/dev/null &
-watchdog=$!
-mark() { date +%%s.%%N > $dir/mark; }
-%s
-wait $p
-echo $? > $dir/rc
-date +%%s.%%N > $dir/end
-kill $watchdog $feeder 2>/dev/null
-pkill -P $feeder 2>/dev/null
-true
-]]):format(q(dir), q(h.bin), table.concat(quoted, " "), plan)
-  local sh = dir .. "/plan.sh"
-  w = assert(io.open(sh, "wb")); w:write(script); w:close()
-  os.execute("bash " .. q(sh))
-  local function read(name)
-    local fh = io.open(dir .. "/" .. name, "rb")
-    if not fh then return nil end
-    local s = fh:read("a")
-    fh:close()
-    return s
-  end
-  local r = { out = read("out") or "", err = read("err") or "", code = tonumber(read("rc") or "") }
-  local mark, ended = tonumber(read("mark") or ""), tonumber(read("end") or "")
-  r.seconds = mark and ended and ended - mark
-  os.execute("rm -rf " .. q(dir))
-  return r
-end
+local fifo = require("fifo")
 
 local function script(text)
   return h.tmpfile(text, ".lua")
@@ -96,7 +26,7 @@ on("done", function(st) print("done", st.received, st.decoded) end)]]
 describe("signals", function()
   it("SIGUSR1 prints a statistics line with fresh numbers, and the capture goes on", function()
     local sp = script(COUNT)
-    local r = run({ sp }, FIRST, SECOND, [[
+    local r = fifo.run({ sp }, FIRST, SECOND, [[
 ready && stats_until 3 && touch $go && stats_until 6 && kill -INT $p]])
     os.remove(sp)
     assert.are.equal(0, r.code, r.err)
@@ -114,7 +44,7 @@ ready && stats_until 3 && touch $go && stats_until 6 && kill -INT $p]])
 
 on("udp.end", function(s) print("udp.end", s.id) end)]])
       local wfile = os.tmpname()
-      local r = run({ "-w", wfile, sp }, FIRST, SECOND, "ready && stats_until 3 && mark && kill -" .. sig .. " $p")
+      local r = fifo.run({ "-w", wfile, sp }, FIRST, SECOND, "ready && stats_until 3 && mark && kill -" .. sig .. " $p")
       os.remove(sp)
       assert.are.equal(0, r.code, r.err)
       assert.are.equal("pkt\t101.0\npkt\t102.0\npkt\t103.0\nudp.end\t0\ndone\t3\t3\n", r.out)
@@ -135,7 +65,7 @@ on("done", function()
   local t = os.clock()
   while os.clock() - t < 20 do end
 end)]])
-    local r = run({ "--lua-time", "60000", "--lua-budget", "1000G", sp }, FIRST, SECOND, [[
+    local r = fifo.run({ "--lua-time", "60000", "--lua-budget", "1000G", sp }, FIRST, SECOND, [[
 ready && stats_until 3 && kill -INT $p && sleep 0.5 && mark && kill -INT $p]])
     os.remove(sp)
     assert.are.equal(130, r.code, r.err)
@@ -152,7 +82,7 @@ ready && stats_until 3 && kill -INT $p && sleep 0.5 && mark && kill -INT $p]])
 local n = 0
 on("packet", function(pkt) for i = 1, 300 do n = n + i end end)
 on("done", function(st) print("done", st.received) end)]])
-    local r = run({ sp }, big, "", [[
+    local r = fifo.run({ sp }, big, "", [[
 ready && sleep 0.5 && mark && kill -INT $p]])
     os.remove(sp)
     assert.are.equal(0, r.code, r.err)
