@@ -52,6 +52,7 @@ typedef struct lt_engine {
     lt_timers *timers;              /* every() and after() */
     lt_output out;
     lt_counters c;
+    lt_drops drops_warned;          /* the drop counters the last warning showed */
     lt_stopcond sc;                 /* -c, --max-bytes, --duration */
     lt_packet pkt;
     int stopping;
@@ -491,6 +492,15 @@ static void finish(lt_engine *e)
                 (unsigned long long)e->out.cap, (unsigned long long)e->out.dropped);
 }
 
+/* Every second of wall time (--clock wall, live): idle sessions end on the
+ * system clock, and a drop counter that grew is reported. */
+static void on_wall_tick(void *ud, double now)
+{
+    lt_engine *e = ud;
+    lt_track_advance(e->track, now);
+    lt_report_drops(&e->drops_warned, &e->c.drops, stderr);
+}
+
 static int run_loop(lt_engine *e)
 {
     if (uv_loop_init(&e->loop) != 0) {
@@ -501,6 +511,7 @@ static int run_loop(lt_engine *e)
     uv_poll_init(&e->loop, &e->sigpoll, lt_signals_fd());
     e->reader.data = e->sigpoll.data = e;
     uv_poll_start(&e->sigpoll, UV_READABLE, on_signal_pipe);
+    lt_timers_set_tick(e->timers, on_wall_tick, e);
     if (e->cfg->wall_clock && lt_timers_use_wall(e->timers, &e->loop) != 0)
         fprintf(stderr, "lunatap: --clock wall: cannot start a timer; timers stay on capture time\n");
     uv_idle_start(&e->reader, on_read);

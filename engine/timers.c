@@ -41,6 +41,9 @@ struct lt_timers {
     uint64_t fired, skipped;
     uv_timer_t uvt;
     int uv_armed;
+    void (*tick)(void *ud, double now);
+    void *tick_ud;
+    double next_tick;
 };
 
 typedef struct timer_handle {
@@ -109,7 +112,7 @@ static void heap_remove(lt_timers *t, int s)
 
 /* ---- clocks ---- */
 
-static double wall_now(void)
+double lt_timers_wall_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -128,9 +131,12 @@ static void set_origin(lt_timers *t, double origin)
 
 int lt_timers_wait_ms(const lt_timers *t)
 {
-    if (t->clock != LT_CLOCK_WALL || t->n == 0)
+    if (t->clock != LT_CLOCK_WALL || (t->n == 0 && !t->tick))
         return -1;
-    double left = t->slot[t->heap[0]].deadline - wall_now();
+    double next = t->n ? t->slot[t->heap[0]].deadline : t->next_tick;
+    if (t->tick && t->next_tick < next)
+        next = t->next_tick;
+    double left = next - lt_timers_wall_now();
     if (left <= 0)
         return 0;
     if (left > 86400.0)
@@ -242,7 +248,17 @@ static void advance(lt_timers *t, double upto)
     }
     if (upto > t->now)
         t->now = upto;
+    if (t->tick && t->clock == LT_CLOCK_WALL && upto >= t->next_tick) {
+        t->next_tick = floor(upto) + 1; /* once, however late */
+        t->tick(t->tick_ud, upto);
+    }
     rearm(t);
+}
+
+void lt_timers_set_tick(lt_timers *t, void (*tick)(void *ud, double now), void *ud)
+{
+    t->tick = tick;
+    t->tick_ud = ud;
 }
 
 void lt_timers_on_frame(lt_timers *t, double ts)
@@ -254,7 +270,7 @@ void lt_timers_on_frame(lt_timers *t, double ts)
 void lt_timers_service(lt_timers *t)
 {
     if (t->clock == LT_CLOCK_WALL)
-        advance(t, wall_now());
+        advance(t, lt_timers_wall_now());
 }
 
 static void on_uv_timer(uv_timer_t *u)
@@ -380,7 +396,8 @@ int lt_timers_use_wall(lt_timers *t, uv_loop_t *loop)
     t->uv_armed = 1;
     t->clock = LT_CLOCK_WALL;
     if (!t->known)
-        set_origin(t, wall_now());
+        set_origin(t, lt_timers_wall_now());
+    t->next_tick = floor(t->now) + 1;
     rearm(t);
     return 0;
 }

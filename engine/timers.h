@@ -65,6 +65,14 @@ void lt_timers_service(lt_timers *t);
  * on capture time). */
 int lt_timers_wait_ms(const lt_timers *t);
 
+/* Wall clock: `tick(ud, now)` runs once a second of wall time, wherever
+ * the timers are fired from (the engine expires idle sessions and checks
+ * the drop counters there). Set before lt_timers_use_wall. */
+void lt_timers_set_tick(lt_timers *t, void (*tick)(void *ud, double now), void *ud);
+
+/* The system clock, seconds since the epoch. */
+double lt_timers_wall_now(void);
+
 /* Stops and closes the libuv timer (before the loop's last run). */
 void lt_timers_close(lt_timers *t);
 

@@ -209,3 +209,17 @@ ready && sleep 1.5 && kill -INT $p]])
     assert.are.equal("pkt\t100.0\nafter\ttrue\ndone\ttrue\ttrue\n", r.out)
   end)
 end)
+
+describe("session timeouts on wall time (--clock wall)", function()
+  it("end an idle session on the system clock while no packet comes (32 s)", function()
+    local sp = h.tmpfile([[
+on("udp.end", function(s) print("udp.end", s.id) end)
+on("done", function(st) print("done", st.session_timeouts, st.sessions) end)]], ".lua")
+    -- One UDP datagram stamped now: a new UDP session times out after 30 s.
+    local r = fifo.run({ "--clock", "wall", sp }, build.udp_at({ os.time() }), "", [[
+ready && sleep 32 && kill -INT $p]])
+    os.remove(sp)
+    assert.are.equal(0, r.code, r.err)
+    assert.are.equal("udp.end\t0\ndone\t1\t0\n", r.out)
+  end)
+end)
