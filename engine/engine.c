@@ -234,9 +234,8 @@ static int service_signals(void *ud)
     unsigned what = lt_signals_take();
     if (what & LT_SIG_STATS)
         print_stats_line(e);
-    if (what & LT_SIG_STOP) {
+    if (what & LT_SIG_STOP)
         stop(e);
-    }
     return e->stopping;
 }
 
