@@ -25,6 +25,11 @@ static const char usage_text[] =
     "  -r FILE            read a pcap or pcapng file; '-' reads standard input\n"
     "  -f EXPR            BPF filter expression (pcap-filter(7)), as in tcpdump\n"
     "  -c N               stop after N packets that passed the filter\n"
+    "  --max-bytes SIZE   stop once the packets that passed the filter total SIZE\n"
+    "                     captured bytes (suffixes k, M, G)\n"
+    "  --duration SEC     stop SEC seconds after the first packet (capture time)\n"
+    "  --clock CLOCK      what script timers follow: 'capture' time (default) or\n"
+    "                     'wall' time (for a pipe from a live capture)\n"
     "  -w FILE            write the packets that passed the filter to a pcap file\n"
     "  -L DIR             also find Lua modules and dissectors in DIR (repeatable)\n"
     "\n"
@@ -46,7 +51,8 @@ static const char usage_text[] =
     "2 usage error.\n";
 
 enum { OPT_LUA_MEM = 256, OPT_LUA_BUDGET, OPT_LUA_TIME, OPT_MAX_OUTPUT, OPT_LIST,
-       OPT_ALLOW_WRITE, OPT_MAX_WRITE, OPT_MAX_BODY };
+       OPT_ALLOW_WRITE, OPT_MAX_WRITE, OPT_MAX_BODY, OPT_MAX_BYTES, OPT_DURATION,
+       OPT_CLOCK };
 
 static const struct option long_opts[] = {
     { "help", no_argument, NULL, 'h' },
@@ -59,6 +65,9 @@ static const struct option long_opts[] = {
     { "allow-write", required_argument, NULL, OPT_ALLOW_WRITE },
     { "max-write", required_argument, NULL, OPT_MAX_WRITE },
     { "max-body", required_argument, NULL, OPT_MAX_BODY },
+    { "max-bytes", required_argument, NULL, OPT_MAX_BYTES },
+    { "duration", required_argument, NULL, OPT_DURATION },
+    { "clock", required_argument, NULL, OPT_CLOCK },
     { NULL, 0, NULL, 0 },
 };
 
@@ -249,6 +258,41 @@ static int bad_value(const char *opt, const char *arg, const char *want)
     return -1;
 }
 
+/* --max-bytes, --duration (-c is with the short options) and --clock. */
+static int parse_stop_option(lt_config *cfg, int c, const char *arg)
+{
+    if (c == OPT_CLOCK) {
+        if (strcmp(arg, "capture") != 0 && strcmp(arg, "wall") != 0) {
+            fprintf(stderr, "lunatap: --clock: '%s' is not a clock (give capture or wall)\n", arg);
+            return -1;
+        }
+        cfg->wall_clock = strcmp(arg, "wall") == 0;
+        return 0;
+    }
+    if (c == OPT_MAX_BYTES) {
+        if (parse_amount("--max-bytes", arg, 1024, &cfg->max_bytes) != 0)
+            return -1;
+        if (cfg->max_bytes == 0)
+            return bad_value("--max-bytes", arg, "a positive number of bytes");
+        return 0;
+    }
+    if (c != OPT_DURATION)
+        return -1;
+    char *end;
+    errno = 0;
+    double v = strtod(arg, &end);
+    if (errno || end == arg || *end != '\0') {
+        fprintf(stderr, "lunatap: --duration: '%s' is not a number of seconds\n", arg);
+        return -1;
+    }
+    /* Up to ten years: the bound also keeps the milliseconds of the live
+     * timer within range. */
+    if (!(v > 0 && v <= 315360000.0))
+        return bad_value("--duration", arg, "seconds, more than 0 and at most 315360000");
+    cfg->duration = v;
+    return 0;
+}
+
 /* --allow-write and the sizes that go with what scripts keep and write. */
 static int parse_file_option(lt_config *cfg, int c, const char *arg)
 {
@@ -277,7 +321,7 @@ static int parse_file_option(lt_config *cfg, int c, const char *arg)
             return -1;
         cfg->max_body = v;
         break;
-    default: return -1;
+    default: return parse_stop_option(cfg, c, arg);
     }
     return 0;
 }

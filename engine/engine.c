@@ -9,7 +9,11 @@
 #include "sha256.h"
 #include "lpacket.h"
 #include "lutil.h"
+#include "report.h"
+#include "signals.h"
 #include "source.h"
+#include "stopcond.h"
+#include "timers.h"
 #include "track.h"
 
 #include <dirent.h>
@@ -29,25 +33,30 @@
 typedef struct lt_counters {
     uint64_t packets, bytes;        /* read from the source */
     uint64_t passed, filtered;      /* by the filter */
+    uint64_t passed_bytes;          /* captured bytes of the frames that passed */
     uint64_t truncated, invalid;
     uint64_t written, not_written;
+    lt_drops drops;                 /* live only: the live source fills them */
 } lt_counters;
 
 typedef struct lt_engine {
     const lt_config *cfg;
     uv_loop_t loop;
     uv_idle_t reader;
-    uv_signal_t sigint, sigterm;
+    uv_poll_t sigpoll;              /* the signal self-pipe (signals.h) */
     lt_source *src;
     lt_filter *flt;
     lt_dump *dump;
     lt_host *host;
     lt_track *track;
     lt_files *files;                /* --allow-write, or NULL */
+    lt_timers *timers;              /* every() and after() */
     lt_output out;
     lt_counters c;
+    lt_drops drops_warned;          /* the drop counters the last warning showed */
+    lt_stopcond sc;                 /* -c, --max-bytes, --duration */
     lt_packet pkt;
-    int stopping, interrupts;
+    int stopping;
     int stop_asked;                 /* a script called stop() */
     int bad_input;
     char input_error[1100];
@@ -66,10 +75,12 @@ static void stop(lt_engine *e)
     if (e->stopping)
         return;
     e->stopping = 1;
+    lt_stopcond_close(&e->sc);
+    lt_timers_close(e->timers);
     uv_idle_stop(&e->reader);
     uv_close((uv_handle_t *)&e->reader, NULL);
-    uv_close((uv_handle_t *)&e->sigint, NULL);
-    uv_close((uv_handle_t *)&e->sigterm, NULL);
+    uv_poll_stop(&e->sigpoll);
+    uv_close((uv_handle_t *)&e->sigpoll, NULL);
 }
 
 /* The statistics table of stats() and of the "done" event. */
@@ -79,8 +90,14 @@ static void push_stats(lua_State *L, void *ud)
     const lt_host_stats *hs = &e->host->st;
     lua_createtable(L, 0, 24);
     lt_set_int(L, "packets", e->c.packets);
+    lt_set_int(L, "received", e->c.packets);
+    lt_set_int(L, "decoded", e->c.passed);
+    lt_set_int(L, "dropped_kernel", e->c.drops.kernel);
+    lt_set_int(L, "dropped_interface", e->c.drops.interface);
+    lt_set_int(L, "dropped_handoff", e->c.drops.handoff);
     lt_set_int(L, "bytes", e->c.bytes);
     lt_set_int(L, "passed", e->c.passed);
+    lt_set_int(L, "passed_bytes", e->c.passed_bytes);
     lt_set_int(L, "filtered", e->c.filtered);
     lt_set_int(L, "truncated", e->c.truncated);
     lt_set_int(L, "invalid", e->c.invalid);
@@ -104,6 +121,8 @@ static void push_stats(lua_State *L, void *ud)
     }
     if (e->track)
         lt_track_stats(e->track, L);
+    if (e->timers)
+        lt_timers_stats(e->timers, L);
     if (e->input_error[0]) {
         lua_pushstring(L, e->input_error);
         lua_setfield(L, -2, "input_error");
@@ -133,6 +152,13 @@ static void dispatch_packet(lt_engine *e, const lt_frame *f)
 static int handle_frame(lt_engine *e, const lt_frame *f)
 {
     char err[512];
+    if (lt_stopcond_past_duration(&e->sc, f))
+        return -1;
+    /* Capture time moves to this frame: what was due before it fires
+     * first (a timer's stop() ends reading before the frame). */
+    lt_timers_on_frame(e->timers, (double)f->ts_sec + f->ts_nsec / 1e9);
+    if (e->stop_asked)
+        return -1;
     e->c.packets++;
     e->c.bytes += f->caplen;
     if (e->flt) {
@@ -147,6 +173,7 @@ static int handle_frame(lt_engine *e, const lt_frame *f)
         }
     }
     e->c.passed++;
+    e->c.passed_bytes += f->caplen;
     if (e->dump) {
         int w = lt_dump_write(e->dump, f, err, sizeof err);
         if (w < 0) {
@@ -159,7 +186,7 @@ static int handle_frame(lt_engine *e, const lt_frame *f)
             e->c.not_written++;
     }
     dispatch_packet(e, f);
-    if (e->stop_asked || (e->cfg->count && e->c.passed >= e->cfg->count))
+    if (e->stop_asked || lt_stopcond_reached(&e->sc, e->c.passed, e->c.passed_bytes))
         return -1;
     return 0;
 }
@@ -177,7 +204,8 @@ static void on_read(uv_idle_t *idle)
         if (rc == LT_NEXT_FRAME) {
             if (handle_frame(e, &f) == 0)
                 continue;
-        } else if (rc == LT_NEXT_ERROR) {
+        } else if (rc == LT_NEXT_ERROR && !e->stopping) {
+            /* (A signal or stop() that ended reading may have cut a frame.) */
             char msg[1024];
             snprintf(msg, sizeof msg, "%s: %s (after %llu packets)", e->src->name,
                      lt_source_error(e->src), (unsigned long long)e->c.packets);
@@ -187,16 +215,52 @@ static void on_read(uv_idle_t *idle)
     }
 }
 
-static void on_signal(uv_signal_t *sig, int signum)
+/* SIGUSR1: the statistics line on stderr; capture goes on. */
+static void print_stats_line(lt_engine *e)
 {
-    lt_engine *e = sig->data;
-    if (++e->interrupts > 1) {
-        /* A second interrupt: the user wants out now, whatever is pending. */
-        lt_output_flush(&e->out);
-        fprintf(stderr, "lunatap: interrupted again, exiting at once\n");
-        _exit(128 + signum);
-    }
-    stop(e);
+    lua_State *L = e->host->L;
+    int g = lt_host_unguard(e->host);
+    push_stats(L, e);
+    lt_report_stats_line(L, -1, stderr);
+    lua_pop(L, 1);
+    lt_host_guard(e->host, g);
+}
+
+/* Acts on the signals that came (signals.h); 1 once reading is to end.
+ * Runs from the loop or from a reader waiting on a quiet pipe, never
+ * inside Lua. */
+static int service_signals(void *ud)
+{
+    lt_engine *e = ud;
+    unsigned what = lt_signals_take();
+    if (what & LT_SIG_STATS)
+        print_stats_line(e);
+    if (what & LT_SIG_STOP)
+        stop(e);
+    return e->stopping;
+}
+
+/* A reader waiting on a quiet pipe: signals, then wall-clock timers. */
+static int service_waiting(void *ud)
+{
+    lt_engine *e = ud;
+    if (service_signals(e))
+        return 1;
+    lt_timers_service(e->timers);
+    if (e->stop_asked)
+        stop(e);
+    return e->stopping;
+}
+
+static int wait_ms(void *ud)
+{
+    lt_engine *e = ud;
+    return lt_timers_wait_ms(e->timers);
+}
+
+static void on_signal_pipe(uv_poll_t *p, int status, int events)
+{
+    service_signals(p->data);
 }
 
 static int open_input(lt_engine *e)
@@ -211,6 +275,8 @@ static int open_input(lt_engine *e)
         note_input_error(e, err);
         return LT_EXIT_BAD_INPUT;
     }
+    lt_source_waiter w = { lt_signals_fd(), wait_ms, service_waiting, e };
+    lt_source_set_waiter(e->src, &w);
     if (e->cfg->filter) {
         e->flt = lt_filter_new(e->cfg->filter, e->src->linktype, err, sizeof err);
         if (!e->flt) {
@@ -259,6 +325,7 @@ static void engine_env(lua_State *L, int env, int script, void *ud)
     lua_pushlightuserdata(L, e->files);
     lua_pushcclosure(L, lt_files_api_open, 1);
     lua_setfield(L, env, "open_file");
+    lt_timers_env(e->timers, L, env, script);
 }
 
 /* sha256(s) -> lowercase hex digest */
@@ -367,6 +434,10 @@ static int load_scripts(lt_engine *e)
     }
     e->host->stats_fn = push_stats;
     e->host->stats_ud = e;
+    if (!(e->timers = lt_timers_new(e->host))) {
+        fprintf(stderr, "lunatap: out of memory\n");
+        return LT_EXIT_BAD_INPUT;
+    }
     lt_track_config tc;
     lt_track_default_config(&tc);
     int g = lt_host_unguard(e->host);
@@ -424,6 +495,15 @@ static void finish(lt_engine *e)
                 (unsigned long long)e->out.cap, (unsigned long long)e->out.dropped);
 }
 
+/* Every second of wall time (--clock wall, live): idle sessions end on the
+ * system clock, and a drop counter that grew is reported. */
+static void on_wall_tick(void *ud, double now)
+{
+    lt_engine *e = ud;
+    lt_track_advance(e->track, now);
+    lt_report_drops(&e->drops_warned, &e->c.drops, stderr);
+}
+
 static int run_loop(lt_engine *e)
 {
     if (uv_loop_init(&e->loop) != 0) {
@@ -431,13 +511,15 @@ static int run_loop(lt_engine *e)
         return LT_EXIT_BAD_INPUT;
     }
     uv_idle_init(&e->loop, &e->reader);
-    uv_signal_init(&e->loop, &e->sigint);
-    uv_signal_init(&e->loop, &e->sigterm);
-    e->reader.data = e->sigint.data = e->sigterm.data = e;
-    uv_signal_start(&e->sigint, on_signal, SIGINT);
-    uv_signal_start(&e->sigterm, on_signal, SIGTERM);
+    uv_poll_init(&e->loop, &e->sigpoll, lt_signals_fd());
+    e->reader.data = e->sigpoll.data = e;
+    uv_poll_start(&e->sigpoll, UV_READABLE, on_signal_pipe);
+    lt_timers_set_tick(e->timers, on_wall_tick, e);
+    if (e->cfg->wall_clock && lt_timers_use_wall(e->timers, &e->loop) != 0)
+        fprintf(stderr, "lunatap: --clock wall: cannot start a timer; timers stay on capture time\n");
     uv_idle_start(&e->reader, on_read);
     lt_host_dispatch(e->host, LT_EV_START, 0);
+    service_signals(e); /* a signal during loading or "start" */
     uv_run(&e->loop, UV_RUN_DEFAULT);
     uv_loop_close(&e->loop);
     return LT_EXIT_OK;
@@ -451,7 +533,14 @@ int lt_engine_run(const lt_config *cfg)
         return LT_EXIT_BAD_INPUT;
     }
     e->cfg = cfg;
+    lt_stopcond_init(&e->sc, cfg->count, cfg->max_bytes, cfg->duration);
     signal(SIGPIPE, SIG_IGN); /* a closed stdout ends output, not the run */
+    char serr[256];
+    if (lt_signals_install(serr, sizeof serr) != 0) {
+        fprintf(stderr, "lunatap: %s\n", serr);
+        free(e);
+        return LT_EXIT_BAD_INPUT;
+    }
     lt_output_init(&e->out, STDOUT_FILENO, cfg->max_output);
     int rc = load_scripts(e);
     if (rc == LT_EXIT_OK)
@@ -476,7 +565,9 @@ int lt_engine_run(const lt_config *cfg)
     lt_source_close(e->src);
     lt_track_free(e->track);
     lt_host_free(e->host); /* closes files scripts left open */
+    lt_timers_free(e->timers);
     lt_files_free(e->files);
+    lt_signals_uninstall();
     free(e);
     return rc;
 }

@@ -26,6 +26,9 @@ typedef struct lt_config {
     const char *read_file;          /* -r */
     const char *filter;             /* -f */
     uint64_t count;                 /* -c, 0 = no limit */
+    uint64_t max_bytes;             /* --max-bytes, 0 = no limit */
+    double duration;                /* --duration seconds, 0 = no limit */
+    int wall_clock;                 /* --clock wall: timers on wall time (live: always) */
     const char *write_file;         /* -w */
     const char *libdirs[LT_MAX_LIBDIRS]; /* -L */
     int nlibdirs;

@@ -3,13 +3,18 @@
  *
  * The first four bytes pick the reader. They are read through a small
  * stdio cookie stream that replays them, so pipes (which cannot seek) work
- * exactly like files.
+ * exactly like files. Below the cookie, the input is read with read(2):
+ * a pipe hands over what it has at once (stdio's fread would wait for a
+ * whole buffer), and a quiet pipe is waited on with poll(2) next to the
+ * engine's wake-up descriptor (lt_source_waiter).
  */
 #include "source.h"
 #include "pcapng.h"
 
 #include <errno.h>
 #include <pcap/pcap.h>
+#include <poll.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,13 +24,48 @@
 
 /* ---- a stream that first replays a few peeked bytes ---- */
 
-typedef struct replay {
+typedef struct lt_replay {
     FILE *under;
+    int fd;                 /* under's descriptor, read with read(2) */
+    int quiet;              /* can have nothing to read for a while: wait with poll */
+    int has_waiter;
+    lt_source_waiter w;
     unsigned char head[4];
     size_t head_len, head_pos;
     char *buf;              /* the stream's buffer: glibc ignores the size
                              * setvbuf is given without one */
 } replay;
+
+/* Waits until the input is readable; -1 when the engine's service ends
+ * reading meanwhile. */
+static int wait_input(replay *r)
+{
+    if (!r->quiet || !r->has_waiter)
+        return 0;
+    for (;;) {
+        struct pollfd p[2] = { { r->fd, POLLIN, 0 }, { r->w.wake_fd, POLLIN, 0 } };
+        int timeout = r->w.timeout_ms ? r->w.timeout_ms(r->w.ud) : -1;
+        int n = poll(p, r->w.wake_fd >= 0 ? 2 : 1, timeout);
+        if (n < 0 && errno != EINTR)
+            return 0; /* read(2) reports what is wrong */
+        if (n > 0 && p[0].revents)
+            return 0; /* data, end of input or an error: read(2) tells */
+        if (r->w.service(r->w.ud))
+            return -1;
+    }
+}
+
+/* read(2), again after a signal handler interrupted it. */
+static ssize_t read_some(replay *r, char *buf, size_t size)
+{
+    for (;;) {
+        if (wait_input(r) != 0)
+            return 0;
+        ssize_t n = read(r->fd, buf, size);
+        if (n >= 0 || errno != EINTR)
+            return n;
+    }
+}
 
 static ssize_t replay_read(void *cookie, char *buf, size_t size)
 {
@@ -38,10 +78,7 @@ static ssize_t replay_read(void *cookie, char *buf, size_t size)
         r->head_pos += n;
         return (ssize_t)n;
     }
-    size_t n = fread(buf, 1, size, r->under);
-    if (n == 0 && ferror(r->under))
-        return -1;
-    return (ssize_t)n;
+    return read_some(r, buf, size);
 }
 
 static int replay_close(void *cookie)
@@ -54,7 +91,8 @@ static int replay_close(void *cookie)
 }
 
 /* Opens path, peeks its magic, and returns a stream positioned at byte 0. */
-static FILE *open_peeked(const char *path, uint32_t *magic, size_t *got, char *err, size_t errlen)
+static FILE *open_peeked(const char *path, uint32_t *magic, size_t *got, replay **rp,
+                         char *err, size_t errlen)
 {
     FILE *under = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     if (!under) {
@@ -69,11 +107,19 @@ static FILE *open_peeked(const char *path, uint32_t *magic, size_t *got, char *e
         return NULL;
     }
     r->under = under;
-    r->head_len = fread(r->head, 1, sizeof r->head, under);
-    if (r->head_len == 0 && ferror(under)) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        replay_close(r);
-        return NULL;
+    r->fd = fileno(under);
+    struct stat st;
+    r->quiet = fstat(r->fd, &st) != 0 || !S_ISREG(st.st_mode);
+    while (r->head_len < sizeof r->head) {
+        ssize_t n = read_some(r, (char *)r->head + r->head_len, sizeof r->head - r->head_len);
+        if (n < 0) {
+            snprintf(err, errlen, "%s: %s", path, strerror(errno));
+            replay_close(r);
+            return NULL;
+        }
+        if (n == 0)
+            break;
+        r->head_len += (size_t)n;
     }
     *got = r->head_len;
     *magic = (uint32_t)r->head[0] | (uint32_t)r->head[1] << 8 |
@@ -90,6 +136,7 @@ static FILE *open_peeked(const char *path, uint32_t *magic, size_t *got, char *e
     r->buf = malloc(LT_SOURCE_STDIO_BUF);
     if (r->buf)
         setvbuf(f, r->buf, _IOFBF, LT_SOURCE_STDIO_BUF);
+    *rp = r;
     return f;
 }
 
@@ -225,11 +272,20 @@ static lt_source *open_pcapng(FILE *f, const char *path, char *err, size_t errle
     return &ns->base;
 }
 
+void lt_source_set_waiter(lt_source *s, const lt_source_waiter *w)
+{
+    if (!s->in)
+        return;
+    s->in->w = *w;
+    s->in->has_waiter = 1;
+}
+
 lt_source *lt_source_open_file(const char *path, char *err, size_t errlen)
 {
     uint32_t magic = 0;
     size_t got = 0;
-    FILE *f = open_peeked(path, &magic, &got, err, errlen);
+    replay *r = NULL;
+    FILE *f = open_peeked(path, &magic, &got, &r, err, errlen);
     if (!f)
         return NULL;
     if (got < 4) {
@@ -238,7 +294,9 @@ lt_source *lt_source_open_file(const char *path, char *err, size_t errlen)
                  got == 0 ? "empty" : "shorter than a file header");
         return NULL;
     }
-    if (magic == LT_PCAPNG_MAGIC)
-        return open_pcapng(f, path, err, errlen);
-    return open_pcap(f, path, err, errlen);
+    lt_source *s = magic == LT_PCAPNG_MAGIC ? open_pcapng(f, path, err, errlen)
+                                            : open_pcap(f, path, err, errlen);
+    if (s)
+        s->in = r;
+    return s;
 }

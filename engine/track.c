@@ -319,6 +319,14 @@ void lt_track_packet(lt_track *t, const lt_packet *p)
         track_transport(t, &t->inner);
 }
 
+void lt_track_advance(lt_track *t, double now)
+{
+    if (now > t->now)
+        t->now = now;
+    lt_flow_expire(t->flows, t->now);
+    lt_defrag_expire(t->defrag, t->now);
+}
+
 void lt_track_finish(lt_track *t)
 {
     lt_flow_end_all(t->flows, LT_FLOW_SHUTDOWN);

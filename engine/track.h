@@ -41,6 +41,12 @@ lt_track *lt_track_new(lt_host *h, const lt_track_config *cfg);
 /* One decoded packet (after the "packet" handlers ran). */
 void lt_track_packet(lt_track *t, const lt_packet *p);
 
+/* Moves the tracker's clock to `now` (if later) and ends the sessions and
+ * fragment queues idle past their timeouts. Packets move it themselves
+ * (capture time); on wall time the engine calls this every second, so
+ * idle sessions end while no packet comes. */
+void lt_track_advance(lt_track *t, double now);
+
 /* Ends every session (their end events run first), e.g. before "done". */
 void lt_track_finish(lt_track *t);
 

@@ -115,6 +115,7 @@ describe("cli", function()
         assert.is_truthy(r.out:match("^usage: lunatap %[options%] %[SCRIPT %[script options%]"), r.out)
         for _, want in ipairs({ "  -r FILE ", "  -f EXPR ", "  -c N ", "  -w FILE ", "  --lua-mem SIZE ",
           "  --lua-budget N ", "  --max-output SIZE ", "  --list-scripts ",
+          "  --max-bytes SIZE ", "  --duration SEC ", "  --clock CLOCK ",
           "Exit status: 0 success, 1 bad input met while reading (or a script error),\n2 usage error.\n" }) do
           has(r.out, want)
         end
@@ -199,6 +200,9 @@ describe("cli", function()
         { { "--max-output", "lots" }, "--max-output" },
         { { "--lua-budget", "0" }, "--lua-budget" },
         { { "--lua-time", "0" }, "--lua-time" }, { { "--lua-time", "86400001" }, "--lua-time" },
+        { { "--max-bytes", "0" }, "--max-bytes" }, { { "--max-bytes", "1T" }, "--max-bytes" },
+        { { "--duration", "0" }, "--duration" }, { { "--duration", "soon" }, "--duration" },
+        { { "--duration", "inf" }, "--duration" }, { { "--clock", "monotonic" }, "--clock" },
       }
       local failed = {}
       for _, c in ipairs(cases) do
@@ -365,6 +369,26 @@ describe("cli", function()
       end
       local r = h.run({ "-r", HTTP, "-c", "1000", COUNT })
       assert.are.same({ "COUNT 48" }, h.lines(r.out))
+    end)
+
+    it("--duration and --max-bytes keep the packets tcpdump shows in that window or size", function()
+      local full = h.lines(h.run({ "-r", HTTP, "simple_capture", "--epoch" }).out)
+      local t0 = tonumber(full[1]:match("^(%S+)"))
+      local within, bytes_n = 0, 0
+      for _, l in ipairs(full) do
+        if tonumber(l:match("^(%S+)")) - t0 < 0.006 then within = within + 1 end
+      end
+      assert.is_true(within > 1 and within < #full, "the window cuts the capture: " .. within)
+      local r = h.run({ "-r", HTTP, "--duration", "0.006", "simple_capture", "--epoch" })
+      assert.are.equal(0, r.code, r.err)
+      assert.are.same(first_n(full, within), h.lines(r.out))
+      -- The first 3 frames' captured bytes, from tcpdump's own lengths.
+      local sizes = tcpdump_lines(HTTP, "-nn -e -c 3")
+      for _, l in ipairs(sizes) do bytes_n = bytes_n + tonumber(l:match(", length (%d+):")) end
+      r = h.run({ "-r", HTTP, "--max-bytes", tostring(bytes_n), COUNT })
+      assert.are.same({ "COUNT 3" }, h.lines(r.out))
+      r = h.run({ "-r", HTTP, "--max-bytes", tostring(bytes_n + 1), COUNT })
+      assert.are.same({ "COUNT 4" }, h.lines(r.out))
     end)
 
     it("-f filters as tcpdump does", function()

@@ -52,4 +52,23 @@ function M.join(...)
   return table.concat(out)
 end
 
+--- Returns the bytes of a pcap file of UDP datagrams 10.0.0.1:5000 ->
+-- 10.0.0.2:6000 over Ethernet, one per time in `times` (seconds, may have
+-- a fraction; microsecond precision). Each frame is 42 bytes of headers
+-- plus opts.payload bytes (default 58: 100-byte frames).
+function M.udp_at(times, opts)
+  opts = opts or {}
+  local payload = ("x"):rep(opts.payload or 58)
+  local out = { string.pack("<I4I2I2i4I4I4I4", 0xa1b2c3d4, 2, 4, 0, 0, 262144, 1) }
+  for _, ts in ipairs(times) do
+    local udp = string.pack(">I2I2I2I2", 5000, 6000, 8 + #payload, 0) .. payload
+    local ip = string.pack(">BBI2I2I2BBI2", 0x45, 0, 20 + #udp, 1, 0x4000, 64, 17, 0)
+      .. "\10\0\0\1\10\0\0\2" .. udp
+    local frame = "\2\0\0\0\0\2\2\0\0\0\0\1\8\0" .. ip
+    local us = math.floor(ts * 1000000 + 0.5)
+    out[#out + 1] = string.pack("<I4I4I4I4", us // 1000000, us % 1000000, #frame, #frame) .. frame
+  end
+  return table.concat(out)
+end
+
 return M

@@ -106,7 +106,7 @@ describe("sandbox: unreachable functions", function()
       _G = "assert error ipairs next pairs pcall xpcall rawequal rawget rawlen rawset select "
         .. "setmetatable getmetatable tonumber tostring type _VERSION print load require "
         .. "collectgarbage on off emit json stats stop buffer options arg _G "
-        .. "dissector wants output_is_tty open_file "
+        .. "dissector wants output_is_tty open_file every after "
         .. "string table math utf8 coroutine os",
       string = "byte char find format gmatch gsub len lower match rep reverse sub upper pack packsize unpack",
       table = "concat insert move pack remove sort unpack",
@@ -138,7 +138,7 @@ describe("sandbox: unreachable functions", function()
     end
     assert.are.equal(7, seen)
     -- and the essentials are there
-    has(r.out, "lib _G _G _VERSION arg assert buffer collectgarbage coroutine dissector emit error getmetatable")
+    has(r.out, "lib _G _G _VERSION after arg assert buffer collectgarbage coroutine dissector emit error every getmetatable")
   end)
 end)
 
