@@ -8,12 +8,14 @@
 #include "sha256.h"
 #include "lpacket.h"
 #include "lutil.h"
+#include "priv.h"
 #include "source.h"
 #include "track.h"
 
 #include <dirent.h>
 #include <limits.h>
 #include <lauxlib.h>
+#include <pcap/pcap.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +38,8 @@ typedef struct lt_engine {
     const lt_config *cfg;
     uv_loop_t loop;
     uv_idle_t reader;
+    uv_poll_t poller;               /* live: the helper's socket */
+    int live;                       /* -i: reading from lunatap-capture */
     uv_signal_t sigint, sigterm;
     lt_source *src;
     lt_filter *flt;
@@ -60,13 +64,23 @@ static void note_input_error(lt_engine *e, const char *msg)
     e->bad_input = 1;
 }
 
+static void stop_reader(lt_engine *e)
+{
+    if (e->live) {
+        uv_poll_stop(&e->poller);
+        uv_close((uv_handle_t *)&e->poller, NULL);
+    } else {
+        uv_idle_stop(&e->reader);
+        uv_close((uv_handle_t *)&e->reader, NULL);
+    }
+}
+
 static void stop(lt_engine *e)
 {
     if (e->stopping)
         return;
     e->stopping = 1;
-    uv_idle_stop(&e->reader);
-    uv_close((uv_handle_t *)&e->reader, NULL);
+    stop_reader(e);
     uv_close((uv_handle_t *)&e->sigint, NULL);
     uv_close((uv_handle_t *)&e->sigterm, NULL);
 }
@@ -103,6 +117,7 @@ static void push_stats(lua_State *L, void *ud)
     }
     if (e->track)
         lt_track_stats(e->track, L);
+    lt_live_push_stats(L, e->src); /* live only: received, dropped_* */
     if (e->input_error[0]) {
         lua_pushstring(L, e->input_error);
         lua_setfield(L, -2, "input_error");
@@ -186,6 +201,35 @@ static void on_read(uv_idle_t *idle)
     }
 }
 
+/* Frames a live turn reads before letting the loop look at signals and
+ * timers; the batch being read is always finished first (its frames are
+ * not visible to the poll). */
+#define LT_LIVE_TURN 4096
+
+static void on_live_read(uv_poll_t *poll, int status, int events)
+{
+    lt_engine *e = poll->data;
+    lt_frame f;
+    for (int i = 0; !e->stopping && (i < LT_LIVE_TURN || lt_live_pending(e->src)); i++) {
+        if (e->stop_asked) {
+            stop(e);
+            return;
+        }
+        int rc = lt_source_next(e->src, &f);
+        if (rc == LT_NEXT_AGAIN)
+            return;
+        if (rc == LT_NEXT_FRAME && handle_frame(e, &f) == 0)
+            continue;
+        if (rc == LT_NEXT_ERROR) {
+            char msg[1024];
+            snprintf(msg, sizeof msg, "%s: %s (after %llu packets)", e->src->name,
+                     lt_source_error(e->src), (unsigned long long)e->c.packets);
+            note_input_error(e, msg);
+        }
+        stop(e);
+    }
+}
+
 static void on_signal(uv_signal_t *sig, int signum)
 {
     lt_engine *e = sig->data;
@@ -202,7 +246,8 @@ static int open_input(lt_engine *e)
 {
     char err[1024];
     if (!e->cfg->read_file) {
-        fprintf(stderr, "lunatap: no input: give a capture file with -r FILE (or -r - for stdin)\n");
+        fprintf(stderr, "lunatap: no input: give a capture file with -r FILE (or -r - for stdin), "
+                        "or an interface with -i IFACE\n");
         return LT_EXIT_USAGE;
     }
     e->src = lt_source_open_file(e->cfg->read_file, err, sizeof err);
@@ -223,6 +268,37 @@ static int open_input(lt_engine *e)
             fprintf(stderr, "lunatap: -w %s\n", err);
             return LT_EXIT_USAGE;
         }
+    }
+    return LT_EXIT_OK;
+}
+
+/* -i: the helper opens and filters the device; then this process gives up
+ * whatever privileges it has, before any Lua is loaded. -w is opened first,
+ * as tcpdump does, so it may be written where the user may not. */
+static int open_live(lt_engine *e)
+{
+    char err[1200];
+    int code;
+    e->src = lt_live_open(&e->cfg->live, e->cfg->filter, err, sizeof err, &code);
+    if (!e->src) {
+        fprintf(stderr, "lunatap: %s\n", err);
+        return code == LT_EXIT_USAGE ? LT_EXIT_USAGE : LT_EXIT_BAD_INPUT;
+    }
+    e->live = 1;
+    const char *lname = pcap_datalink_val_to_name(e->src->linktype);
+    const char *ldesc = pcap_datalink_val_to_description(e->src->linktype);
+    fprintf(stderr, "lunatap: capturing on %s, link type %s (%s), snapshot length %u bytes\n",
+            e->cfg->live.iface, lname ? lname : "?", ldesc ? ldesc : "unknown", e->src->snaplen);
+    if (e->cfg->write_file) {
+        e->dump = lt_dump_create(e->cfg->write_file, err, sizeof err);
+        if (!e->dump) {
+            fprintf(stderr, "lunatap: -w %s\n", err);
+            return LT_EXIT_USAGE;
+        }
+    }
+    if (lt_priv_drop(e->cfg->live.user ? e->cfg->live.user : LT_DEFAULT_USER, err, sizeof err) != 0) {
+        fprintf(stderr, "lunatap: %s\n", err);
+        return LT_EXIT_USAGE;
     }
     return LT_EXIT_OK;
 }
@@ -420,19 +496,33 @@ static void finish(lt_engine *e)
                 (unsigned long long)e->out.cap, (unsigned long long)e->out.dropped);
 }
 
+/* Offline files are read whenever the loop is idle; a live source when its
+ * socket is readable (no busy polling). */
+static void start_reader(lt_engine *e)
+{
+    if (e->live) {
+        uv_poll_init(&e->loop, &e->poller, lt_live_fd(e->src));
+        e->poller.data = e;
+        uv_poll_start(&e->poller, UV_READABLE, on_live_read);
+    } else {
+        uv_idle_init(&e->loop, &e->reader);
+        e->reader.data = e;
+        uv_idle_start(&e->reader, on_read);
+    }
+}
+
 static int run_loop(lt_engine *e)
 {
     if (uv_loop_init(&e->loop) != 0) {
         fprintf(stderr, "lunatap: cannot start the event loop\n");
         return LT_EXIT_BAD_INPUT;
     }
-    uv_idle_init(&e->loop, &e->reader);
+    start_reader(e);
     uv_signal_init(&e->loop, &e->sigint);
     uv_signal_init(&e->loop, &e->sigterm);
     e->reader.data = e->sigint.data = e->sigterm.data = e;
     uv_signal_start(&e->sigint, on_signal, SIGINT);
     uv_signal_start(&e->sigterm, on_signal, SIGTERM);
-    uv_idle_start(&e->reader, on_read);
     lt_host_dispatch(e->host, LT_EV_START, 0);
     uv_run(&e->loop, UV_RUN_DEFAULT);
     uv_loop_close(&e->loop);
@@ -449,8 +539,10 @@ int lt_engine_run(const lt_config *cfg)
     e->cfg = cfg;
     signal(SIGPIPE, SIG_IGN); /* a closed stdout ends output, not the run */
     lt_output_init(&e->out, STDOUT_FILENO, cfg->max_output);
-    int rc = load_scripts(e);
+    int rc = cfg->live.iface ? open_live(e) : LT_EXIT_OK;
     if (rc == LT_EXIT_OK)
+        rc = load_scripts(e);
+    if (rc == LT_EXIT_OK && !e->live)
         rc = open_input(e);
     /* Input that cannot be read still ends the run the usual way: "start"
      * and "done" handlers run and see the error in the statistics. */
