@@ -101,6 +101,15 @@ local function gone(pid)
   return false
 end
 
+-- Runs `cmd` until it succeeds (a server answering), for up to 10 s.
+local function wait_ready(cmd)
+  for _ = 1, 100 do
+    if os.execute(cmd) == true then return true end
+    sleep(0.1)
+  end
+  return false
+end
+
 local function json_lines(out)
   local t = {}
   for _, line in ipairs(H.lines(out)) do
@@ -238,11 +247,7 @@ describe("live capture", function()
       os.execute("mkdir -p " .. q(dir) .. " && echo hello >" .. q(dir .. "/a.txt"))
       os.execute(("cd %s && python3 -m http.server %d --bind 127.0.0.1 >/dev/null 2>&1 & echo $! >%s/pid")
         :format(q(dir), port, q(dir)))
-      -- wait for the server
-      for _ = 1, 100 do
-        if os.execute(("curl -s -o /dev/null http://127.0.0.1:%d/"):format(port)) == true then break end
-        sleep(0.1)
-      end
+      assert.is_true(wait_ready(("curl -s -o /dev/null http://127.0.0.1:%d/"):format(port)), "no HTTP server")
       local h = start({ "-i", "lo", "-f", "tcp port " .. port, "http_trace", "--json" })
       wait_capturing(h)
       local paths = { "/a.txt", "/missing", "/a.txt?x=1" }
@@ -269,10 +274,7 @@ describe("live capture", function()
       local port = free_port()
       os.execute(("redis-server --port %d --bind 127.0.0.1 --save '' --appendonly no --daemonize yes " ..
                   "--pidfile /tmp/lunatap-live-redis-%d.pid >/dev/null"):format(port, port))
-      for _ = 1, 100 do
-        if os.execute(("redis-cli -p %d PING >/dev/null 2>&1"):format(port)) == true then break end
-        sleep(0.1)
-      end
+      assert.is_true(wait_ready(("redis-cli -p %d PING >/dev/null 2>&1"):format(port)), "no Redis server")
       local h = start({ "-i", "lo", "-f", "tcp port " .. port, "redis_trace", "--json" })
       wait_capturing(h)
       local cmds = { { "SET", "k", "v 1" }, { "GET", "k" }, { "INCR", "n" }, { "DEL", "k" } }
