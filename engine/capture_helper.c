@@ -52,6 +52,7 @@ typedef struct helper {
     size_t used;
     uint32_t count;
     int gone;                       /* the engine closed its end */
+    uint32_t ts_mul;                /* 1 when the device gives nanoseconds, 1000 for microseconds */
 } helper;
 
 static void store(uint64_t *field, uint64_t v)
@@ -151,6 +152,8 @@ static void open_device(helper *h, const opts *o)
         send_error(h->sock, 2, "-i %s: monitor mode: %s", o->iface, pcap_geterr(h->p));
     pcap_set_tstamp_precision(h->p, PCAP_TSTAMP_PRECISION_NANO);
     activate(h, o);
+    /* A device without nanosecond stamps gives microseconds in tv_usec. */
+    h->ts_mul = pcap_get_tstamp_precision(h->p) == PCAP_TSTAMP_PRECISION_NANO ? 1 : 1000;
     if (!o->filter)
         return;
     bpf_u_int32 net = 0, mask = PCAP_NETMASK_UNKNOWN;
@@ -212,7 +215,7 @@ static void on_packet(u_char *ud, const struct pcap_pkthdr *ph, const u_char *by
     uint32_t need = lt_wire_rec_size(caplen);
     if (h->used + need > LT_WIRE_BATCH_MAX)
         flush(h);
-    lt_wire_rec r = { (int64_t)ph->ts.tv_sec, (uint32_t)ph->ts.tv_usec, caplen, ph->len, 0 };
+    lt_wire_rec r = { (int64_t)ph->ts.tv_sec, (uint32_t)ph->ts.tv_usec * h->ts_mul, caplen, ph->len, 0 };
     memcpy(h->buf + h->used, &r, sizeof r);
     memcpy(h->buf + h->used + sizeof r, bytes, caplen);
     memset(h->buf + h->used + sizeof r + caplen, 0, need - sizeof r - caplen);

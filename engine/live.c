@@ -239,6 +239,11 @@ static void exec_helper(int sock, int page, char **argv)
     int a = fcntl(sock, F_DUPFD, 10), b = fcntl(page, F_DUPFD, 10);
     if (a < 0 || b < 0 || dup2(a, LT_WIRE_FD_SOCK) < 0 || dup2(b, LT_WIRE_FD_STATS) < 0)
         _exit(126);
+    /* The helper reads and prints nothing there: holding the engine's
+     * stdout would keep a pipe (lunatap | head) open after the engine. */
+    int null = open("/dev/null", O_RDWR);
+    if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(null, STDOUT_FILENO) < 0)
+        _exit(126);
     signal(SIGPIPE, SIG_DFL);
     execv(argv[0], argv);
     fprintf(stderr, "lunatap: cannot run the capture helper %s: %s\n", argv[0], strerror(errno));
