@@ -92,6 +92,21 @@ local function status_of(pid)
            nnp = s:match("\nNoNewPrivs:%s+(%d+)"), state = s:match("\nState:%s+(%a)") }
 end
 
+-- Sends SIGTERM to the engine once it handles it (SigCgt has SIGTERM):
+-- before its loop runs, a SIGTERM would kill it like any process.
+local function terminate(h)
+  local engine = child_of(h.pid, "lunatap")
+  if not engine then return end
+  for _ = 1, 200 do
+    local f = io.open("/proc/" .. engine .. "/status")
+    local cgt = f and f:read("a"):match("\nSigCgt:%s+(%x+)")
+    if f then f:close() end
+    if not cgt or (tonumber(cgt, 16) >> 14) & 1 == 1 then break end
+    sleep(0.05)
+  end
+  os.execute("kill -TERM " .. engine)
+end
+
 local function gone(pid)
   for _ = 1, 60 do
     local st = status_of(pid)
@@ -211,7 +226,7 @@ describe("live capture", function()
     local engine = child_of(h.pid, "lunatap")
     local helper = engine and child_of(engine, "lunatap-capture")
     local est, hst = engine and status_of(engine), helper and status_of(helper)
-    if engine then os.execute("kill -TERM " .. engine) end
+    terminate(h)
     local r = finish(h)
     os.remove(s)
     assert.truthy(est and hst, "engine or helper process not found: " .. r.err)
@@ -267,7 +282,7 @@ describe("live capture", function()
         os.execute(("curl -s -o /dev/null http://127.0.0.1:%d%s"):format(port, p))
       end
       sleep(0.5)
-      os.execute("kill -TERM " .. (child_of(h.pid, "lunatap") or 0))
+      terminate(h)
       local r = finish(h)
       os.execute("kill $(cat " .. q(dir .. "/pid") .. ") ; rm -rf " .. q(dir))
       assert.are.equal(0, r.code, r.err)
@@ -296,7 +311,7 @@ describe("live capture", function()
         os.execute(("redis-cli -p %d %s >/dev/null"):format(port, table.concat(quoted, " ")))
       end
       sleep(0.5)
-      os.execute("kill -TERM " .. (child_of(h.pid, "lunatap") or 0))
+      terminate(h)
       local r = finish(h)
       os.execute(("redis-cli -p %d SHUTDOWN NOSAVE >/dev/null 2>&1"):format(port))
       assert.are.equal(0, r.code, r.err)
