@@ -176,6 +176,69 @@ describe("live capture", function()
     assert.truthy(r.err:find("^lunatap: bad filter expression 'tcp port': "), r.err)
   end)
 
+  it("scripts are loaded after root is given up: one only root may read is refused", function()
+    local path = H.tmpfile([[on("packet", function() end)]], ".lua")
+    os.execute("chmod 600 " .. q(path))
+    local r = H.run({ "-i", "lo", path }, { limit = 20 })
+    os.remove(path)
+    assert.are.equal(2, r.code, r.err)
+    assert.truthy(r.err:find("lunatap: " .. path .. ": Permission denied\n", 1, true), r.err)
+  end)
+
+  it("--user must name a user other than root; -I on lo is refused; each one line, exit 2", function()
+    local cases = {
+      { { "--user", "nosuchuser" }, "lunatap: capture helper: --user nosuchuser: no such user\n" },
+      { { "--user", "root" }, "lunatap: capture helper: --user root: refusing to run as uid 0\n" },
+      { { "-I" }, "lunatap: -i lo: That device doesn't support monitor mode\n" },
+    }
+    for _, c in ipairs(cases) do
+      local args = { "-i", "lo" }
+      for _, a in ipairs(c[1]) do args[#args + 1] = a end
+      local r = H.run(args, { limit = 20 })
+      assert.are.equal(2, r.code, r.err)
+      assert.are.equal(c[2], r.err)
+    end
+  end)
+
+  it("the interface is promiscuous unless --no-promisc", function()
+    local function promiscuity(extra)
+      local args = { "-i", "lo", "-f", "udp port 9" }
+      for _, a in ipairs(extra) do args[#args + 1] = a end
+      local h = start(args)
+      wait_capturing(h)
+      local n = tonumber((H.capture("ip -d link show lo") or ""):match("promiscuity (%d+)"))
+      terminate(h)
+      local r = finish(h)
+      assert.are.equal(0, r.code, r.err)
+      return n
+    end
+    local before = tonumber((H.capture("ip -d link show lo") or ""):match("promiscuity (%d+)"))
+    assert.truthy(before, "ip -d link shows no promiscuity")
+    assert.are.equal(before + 1, promiscuity({}))
+    assert.are.equal(before, promiscuity({ "--no-promisc" }))
+  end)
+
+  it("--immediate delivers at once; otherwise --buffer-timeout bounds the wait", function()
+    local function delay(extra)
+      local port = free_port()
+      local args = { "-i", "lo", "-c", "1", "-f", "udp dst port " .. port }
+      for _, a in ipairs(extra) do args[#args + 1] = a end
+      local h = start(args)
+      wait_capturing(h)
+      sleep(0.3)
+      local t0 = tonumber(H.capture("date +%s.%N"))
+      send_udp(port, 1, 8, 0)
+      local r = finish(h)
+      local t1 = tonumber(H.capture("date +%s.%N"))
+      assert.are.equal(0, r.code, r.err)
+      assert.are.equal(1, count_lines(r.out, "UDP, length 8"), r.out)
+      return t1 - t0
+    end
+    assert.is_true(delay({ "--buffer-timeout", "60000", "--immediate" }) < 5)
+    local d = delay({ "--buffer-timeout", "2500" })
+    assert.is_true(d > 1.5 and d < 15, tostring(d))
+  end)
+
   it("a missing helper is named", function()
     local r2 = H.capture(("LUNATAP_CAPTURE_HELPER=/nonexistent/helper timeout -s KILL 10 %s -i lo 2>&1; echo rc=$?")
       :format(q(H.bin)))
