@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 #define HANDOFF_SNDBUF (16 << 20) /* socket room for batches the engine has not read yet */
-#define SNAPLEN_MAX 262144
+#define SNAPLEN_MAX ((int)LT_WIRE_SNAPLEN_MAX)
 /* libpcap's default of 0 waits for a full block (TPACKET_V3) before it
  * delivers anything: a quiet link would show nothing for minutes. */
 #define DEFAULT_TIMEOUT_MS 100
@@ -211,7 +211,7 @@ static void flush(helper *h)
 static void on_packet(u_char *ud, const struct pcap_pkthdr *ph, const u_char *bytes)
 {
     helper *h = (helper *)ud;
-    uint32_t caplen = ph->caplen > SNAPLEN_MAX ? SNAPLEN_MAX : ph->caplen;
+    uint32_t caplen = ph->caplen > LT_WIRE_SNAPLEN_MAX ? LT_WIRE_SNAPLEN_MAX : ph->caplen;
     uint32_t need = lt_wire_rec_size(caplen);
     if (h->used + need > LT_WIRE_BATCH_MAX)
         flush(h);

@@ -20,7 +20,10 @@
 #define LT_WIRE_FD_SOCK 3        /* the helper's end of the socketpair */
 #define LT_WIRE_FD_STATS 4       /* the memfd holding lt_wire_stats */
 
-#define LT_WIRE_BATCH_MAX (256u * 1024)  /* largest message either side sends */
+#define LT_WIRE_SNAPLEN_MAX 262144u      /* the largest -s */
+/* The largest message either side sends: a batch header and one record of
+ * the largest snapshot always fit. */
+#define LT_WIRE_BATCH_MAX (LT_WIRE_SNAPLEN_MAX + 4096u)
 #define LT_WIRE_BATCH_FLUSH (64u * 1024) /* a batch is sent once it holds this much */
 #define LT_WIRE_TEXT_MAX 1024
 
@@ -57,6 +60,9 @@ typedef struct lt_wire_rec {
     uint32_t len;
     uint32_t pad;
 } lt_wire_rec;
+
+_Static_assert(LT_WIRE_BATCH_MAX >= sizeof(lt_wire_batch) + sizeof(lt_wire_rec) + LT_WIRE_SNAPLEN_MAX,
+               "a batch holds the largest packet");
 
 static inline uint32_t lt_wire_rec_size(uint32_t caplen)
 {

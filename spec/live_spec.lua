@@ -282,6 +282,18 @@ describe("live capture", function()
     end
   end)
 
+  it("a 65,000-byte datagram arrives whole (lo's MTU is 64 KiB)", function()
+    local port = free_port()
+    local s = script_file([[on("packet", function(p) print(p.len, p.caplen, p.udp and #p.payload) end)]])
+    local h = start({ "-i", "lo", "-c", "2", "-f", "udp dst port " .. port, s })
+    wait_capturing(h)
+    send_udp(port, 4, 65000, 0.02)
+    local r = finish(h)
+    os.remove(s)
+    assert.are.equal(0, r.code, r.err)
+    assert.are.same({ "65042\t65042\t65000", "65042\t65042\t65000" }, H.lines(r.out))
+  end)
+
   it("the process running Lua and the helper hold no privilege while capturing", function()
     local s = script_file([[on("packet", function() end)]])
     local h = start({ "-i", "lo", "-f", "udp port 9", s })
