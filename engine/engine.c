@@ -498,10 +498,14 @@ static void finish(lt_engine *e)
 
 /* Offline files are read whenever the loop is idle; a live source when its
  * socket is readable (no busy polling). */
-static void start_reader(lt_engine *e)
+static int start_reader(lt_engine *e)
 {
     if (e->live) {
-        uv_poll_init(&e->loop, &e->poller, lt_live_fd(e->src));
+        int rc = uv_poll_init(&e->loop, &e->poller, lt_live_fd(e->src));
+        if (rc != 0) {
+            fprintf(stderr, "lunatap: cannot poll the capture helper's socket: %s\n", uv_strerror(rc));
+            return -1;
+        }
         e->poller.data = e;
         uv_poll_start(&e->poller, UV_READABLE, on_live_read);
     } else {
@@ -509,6 +513,7 @@ static void start_reader(lt_engine *e)
         e->reader.data = e;
         uv_idle_start(&e->reader, on_read);
     }
+    return 0;
 }
 
 static int run_loop(lt_engine *e)
@@ -517,13 +522,18 @@ static int run_loop(lt_engine *e)
         fprintf(stderr, "lunatap: cannot start the event loop\n");
         return LT_EXIT_BAD_INPUT;
     }
-    start_reader(e);
+    if (start_reader(e) != 0) {
+        uv_loop_close(&e->loop);
+        return LT_EXIT_BAD_INPUT;
+    }
     uv_signal_init(&e->loop, &e->sigint);
     uv_signal_init(&e->loop, &e->sigterm);
     e->reader.data = e->sigint.data = e->sigterm.data = e;
     uv_signal_start(&e->sigint, on_signal, SIGINT);
     uv_signal_start(&e->sigterm, on_signal, SIGTERM);
     lt_host_dispatch(e->host, LT_EV_START, 0);
+    if (e->stop_asked && e->live)
+        stop(e); /* a quiet link might not wake the reader to see it */
     uv_run(&e->loop, UV_RUN_DEFAULT);
     uv_loop_close(&e->loop);
     return LT_EXIT_OK;

@@ -282,6 +282,15 @@ describe("live capture", function()
     end
   end)
 
+  it("stop() while starting ends a live run on a quiet link", function()
+    local s = script_file([[on("start", function() stop() end)
+on("done", function(st) print("done", st.packets, st.received) end)]])
+    local r = H.run({ "-i", "lo", "-f", "udp port 9", s }, { limit = 20 })
+    os.remove(s)
+    assert.are.equal(0, r.code, r.err)
+    assert.truthy(r.out:match("^done\t0\t%d+\n$"), r.out)
+  end)
+
   it("a 65,000-byte datagram arrives whole (lo's MTU is 64 KiB)", function()
     local port = free_port()
     local s = script_file([[on("packet", function(p) print(p.len, p.caplen, p.udp and #p.payload) end)]])
