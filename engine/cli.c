@@ -33,6 +33,17 @@ static const char usage_text[] =
     "  -w FILE            write the packets that passed the filter to a pcap file\n"
     "  -L DIR             also find Lua modules and dissectors in DIR (repeatable)\n"
     "\n"
+    "Live capture (through the lunatap-capture helper; see docs/live.md):\n"
+    "  -i IFACE           capture on IFACE (-f is then compiled by the helper, in the kernel)\n"
+    "  -D, --list-interfaces  list capture devices with their flags and addresses\n"
+    "  -B, --buffer-size SIZE  kernel capture buffer (default 32M; suffixes k, M, G)\n"
+    "  -s, --snaplen N    bytes kept of each packet (default 262144)\n"
+    "  --no-promisc       do not put the interface in promiscuous mode\n"
+    "  --buffer-timeout MS  deliver packets at least every MS milliseconds\n"
+    "  --immediate        deliver each packet as it arrives\n"
+    "  -I, --monitor      monitor mode (Wi-Fi)\n"
+    "  --user NAME        user the helper and, started as root, lunatap become (default nobody)\n"
+    "\n"
     "Script limits (per run; reaching one is reported, never a crash):\n"
     "  --lua-mem SIZE     Lua memory for all scripts (default 512M; suffixes k, M, G)\n"
     "  --lua-budget N     VM instructions per callback (default 100M; suffixes k, M, G)\n"
@@ -68,6 +79,7 @@ static const struct option long_opts[] = {
     { "max-bytes", required_argument, NULL, OPT_MAX_BYTES },
     { "duration", required_argument, NULL, OPT_DURATION },
     { "clock", required_argument, NULL, OPT_CLOCK },
+    LT_LIVE_LONG_OPTIONS,
     { NULL, 0, NULL, 0 },
 };
 
@@ -293,6 +305,43 @@ static int parse_stop_option(lt_config *cfg, int c, const char *arg)
     return 0;
 }
 
+/* -i and the options of live capture (live.h). */
+static int parse_live_option(lt_config *cfg, int c, const char *arg)
+{
+    lt_live_config *l = &cfg->live;
+    uint64_t v;
+    switch (c) {
+    case 'i': l->iface = arg; break;
+    case 'I': l->monitor = 1; break;
+    case LT_OPT_NO_PROMISC: l->no_promisc = 1; break;
+    case LT_OPT_IMMEDIATE: l->immediate = 1; break;
+    case LT_OPT_USER: l->user = arg; break;
+    case 'B':
+        if (parse_amount("-B", arg, 1024, &v) != 0)
+            return -1;
+        if (v < 65536 || v > ((uint64_t)1 << 30))
+            return bad_value("-B", arg, "from 64k to 1G");
+        l->buffer_size = v;
+        break;
+    case 's':
+        if (parse_amount("-s", arg, 1024, &v) != 0)
+            return -1;
+        if (v == 0 || v > 262144)
+            return bad_value("-s", arg, "bytes from 1 to 262144");
+        l->snaplen = (uint32_t)v;
+        break;
+    case LT_OPT_BUFFER_TIMEOUT:
+        if (parse_amount("--buffer-timeout", arg, 1000, &v) != 0)
+            return -1;
+        if (v > 60000)
+            return bad_value("--buffer-timeout", arg, "milliseconds from 0 to 60000");
+        l->timeout_ms = (int)v;
+        break;
+    default: return -1;
+    }
+    return 0;
+}
+
 /* --allow-write and the sizes that go with what scripts keep and write. */
 static int parse_file_option(lt_config *cfg, int c, const char *arg)
 {
@@ -321,7 +370,10 @@ static int parse_file_option(lt_config *cfg, int c, const char *arg)
             return -1;
         cfg->max_body = v;
         break;
-    default: return parse_stop_option(cfg, c, arg);
+    default:
+        if (c == OPT_MAX_BYTES || c == OPT_DURATION || c == OPT_CLOCK)
+            return parse_stop_option(cfg, c, arg);
+        return parse_live_option(cfg, c, arg);
     }
     return 0;
 }
@@ -388,21 +440,24 @@ int lt_cli_parse(lt_config *cfg, int argc, char **argv)
     cfg->max_write = LT_DEFAULT_MAX_WRITE;
     cfg->max_body = LT_DEFAULT_MAX_BODY;
     cfg->home = lt_cli_home();
+    cfg->live.buffer_size = LT_LIVE_DEFAULT_BUFFER;
+    cfg->live.timeout_ms = -1;
     opterr = 0;
     int c;
     /* '+': stop at the first script name; what follows is the scripts'. */
-    while ((c = getopt_long(argc, argv, "+r:f:c:w:L:hV", long_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+r:f:c:w:L:hVi:DB:s:I", long_opts, NULL)) != -1) {
         switch (c) {
         case 'h': fputs(usage_text, stdout); return LT_CLI_DONE;
         case 'V': print_version(); return LT_CLI_DONE;
         case OPT_LIST: return list_scripts();
+        case 'D': return lt_live_list_interfaces() == 0 ? LT_CLI_DONE : LT_CLI_USAGE;
         case '?':
         case ':':
             if (optopt >= OPT_LUA_MEM) /* a long option without its argument */
                 fprintf(stderr, "lunatap: option '%s' needs an argument\n", argv[optind - 1]);
             else if (optopt)
                 fprintf(stderr, "lunatap: option -%c %s\n", optopt,
-                        strchr("rfcwL", optopt) ? "needs an argument" : "is unknown");
+                        strchr("rfcwLiBs", optopt) ? "needs an argument" : "is unknown");
             else
                 fprintf(stderr, "lunatap: unknown or incomplete option '%s'\n", argv[optind - 1]);
             fprintf(stderr, "Try 'lunatap --help'.\n");
@@ -411,6 +466,10 @@ int lt_cli_parse(lt_config *cfg, int argc, char **argv)
             if (parse_option(cfg, c, optarg) != 0)
                 return LT_CLI_USAGE;
         }
+    }
+    if (cfg->live.iface && cfg->read_file) {
+        fprintf(stderr, "lunatap: -i and -r: give one input\n");
+        return LT_CLI_USAGE;
     }
     return split_scripts(cfg, argc, argv, optind);
 }

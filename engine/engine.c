@@ -11,6 +11,7 @@
 #include "lutil.h"
 #include "report.h"
 #include "signals.h"
+#include "priv.h"
 #include "source.h"
 #include "stopcond.h"
 #include "timers.h"
@@ -19,6 +20,7 @@
 #include <dirent.h>
 #include <limits.h>
 #include <lauxlib.h>
+#include <pcap/pcap.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +46,8 @@ typedef struct lt_engine {
     uv_loop_t loop;
     uv_idle_t reader;
     uv_poll_t sigpoll;              /* the signal self-pipe (signals.h) */
+    uv_poll_t poller;               /* live: the helper's socket */
+    int live;                       /* -i: reading from lunatap-capture */
     lt_source *src;
     lt_filter *flt;
     lt_dump *dump;
@@ -70,6 +74,17 @@ static void note_input_error(lt_engine *e, const char *msg)
     e->bad_input = 1;
 }
 
+static void stop_reader(lt_engine *e)
+{
+    if (e->live) {
+        uv_poll_stop(&e->poller);
+        uv_close((uv_handle_t *)&e->poller, NULL);
+    } else {
+        uv_idle_stop(&e->reader);
+        uv_close((uv_handle_t *)&e->reader, NULL);
+    }
+}
+
 static void stop(lt_engine *e)
 {
     if (e->stopping)
@@ -77,16 +92,27 @@ static void stop(lt_engine *e)
     e->stopping = 1;
     lt_stopcond_close(&e->sc);
     lt_timers_close(e->timers);
-    uv_idle_stop(&e->reader);
-    uv_close((uv_handle_t *)&e->reader, NULL);
+    stop_reader(e);
     uv_poll_stop(&e->sigpoll);
     uv_close((uv_handle_t *)&e->sigpoll, NULL);
+}
+
+/* Live: the helper's counters (accumulated there) into e->c.drops. */
+static void refresh_drops(lt_engine *e)
+{
+    lt_live_stats st;
+    if (!e->live || lt_live_read_stats(e->src, &st) != 0)
+        return;
+    e->c.drops.kernel = st.dropped_kernel;
+    e->c.drops.interface = st.dropped_interface;
+    e->c.drops.handoff = st.dropped_handoff;
 }
 
 /* The statistics table of stats() and of the "done" event. */
 static void push_stats(lua_State *L, void *ud)
 {
     lt_engine *e = ud;
+    refresh_drops(e);
     const lt_host_stats *hs = &e->host->st;
     lua_createtable(L, 0, 24);
     lt_set_int(L, "packets", e->c.packets);
@@ -123,6 +149,7 @@ static void push_stats(lua_State *L, void *ud)
         lt_track_stats(e->track, L);
     if (e->timers)
         lt_timers_stats(e->timers, L);
+    lt_live_push_stats(L, e->src); /* live only: received, dropped_* */
     if (e->input_error[0]) {
         lua_pushstring(L, e->input_error);
         lua_setfield(L, -2, "input_error");
@@ -215,6 +242,35 @@ static void on_read(uv_idle_t *idle)
     }
 }
 
+/* Frames a live turn reads before letting the loop look at signals and
+ * timers; the batch being read is always finished first (its frames are
+ * not visible to the poll). */
+#define LT_LIVE_TURN 4096
+
+static void on_live_read(uv_poll_t *poll, int status, int events)
+{
+    lt_engine *e = poll->data;
+    lt_frame f;
+    for (int i = 0; !e->stopping && (i < LT_LIVE_TURN || lt_live_pending(e->src)); i++) {
+        if (e->stop_asked) {
+            stop(e);
+            return;
+        }
+        int rc = lt_source_next(e->src, &f);
+        if (rc == LT_NEXT_AGAIN)
+            return;
+        if (rc == LT_NEXT_FRAME && handle_frame(e, &f) == 0)
+            continue;
+        if (rc == LT_NEXT_ERROR) {
+            char msg[1024];
+            snprintf(msg, sizeof msg, "%s: %s (after %llu packets)", e->src->name,
+                     lt_source_error(e->src), (unsigned long long)e->c.packets);
+            note_input_error(e, msg);
+        }
+        stop(e);
+    }
+}
+
 /* SIGUSR1: the statistics line on stderr; capture goes on. */
 static void print_stats_line(lt_engine *e)
 {
@@ -267,7 +323,8 @@ static int open_input(lt_engine *e)
 {
     char err[1024];
     if (!e->cfg->read_file) {
-        fprintf(stderr, "lunatap: no input: give a capture file with -r FILE (or -r - for stdin)\n");
+        fprintf(stderr, "lunatap: no input: give a capture file with -r FILE (or -r - for stdin), "
+                        "or an interface with -i IFACE\n");
         return LT_EXIT_USAGE;
     }
     e->src = lt_source_open_file(e->cfg->read_file, err, sizeof err);
@@ -290,6 +347,37 @@ static int open_input(lt_engine *e)
             fprintf(stderr, "lunatap: -w %s\n", err);
             return LT_EXIT_USAGE;
         }
+    }
+    return LT_EXIT_OK;
+}
+
+/* -i: the helper opens and filters the device; then this process gives up
+ * whatever privileges it has, before any Lua is loaded. -w is opened first,
+ * as tcpdump does, so it may be written where the user may not. */
+static int open_live(lt_engine *e)
+{
+    char err[1200];
+    int code;
+    e->src = lt_live_open(&e->cfg->live, e->cfg->filter, err, sizeof err, &code);
+    if (!e->src) {
+        fprintf(stderr, "lunatap: %s\n", err);
+        return code == LT_EXIT_USAGE ? LT_EXIT_USAGE : LT_EXIT_BAD_INPUT;
+    }
+    e->live = 1;
+    const char *lname = pcap_datalink_val_to_name(e->src->linktype);
+    const char *ldesc = pcap_datalink_val_to_description(e->src->linktype);
+    fprintf(stderr, "lunatap: capturing on %s, link type %s (%s), snapshot length %u bytes\n",
+            e->cfg->live.iface, lname ? lname : "?", ldesc ? ldesc : "unknown", e->src->snaplen);
+    if (e->cfg->write_file) {
+        e->dump = lt_dump_create(e->cfg->write_file, err, sizeof err);
+        if (!e->dump) {
+            fprintf(stderr, "lunatap: -w %s\n", err);
+            return LT_EXIT_USAGE;
+        }
+    }
+    if (lt_priv_drop(e->cfg->live.user ? e->cfg->live.user : LT_DEFAULT_USER, err, sizeof err) != 0) {
+        fprintf(stderr, "lunatap: %s\n", err);
+        return LT_EXIT_USAGE;
     }
     return LT_EXIT_OK;
 }
@@ -501,7 +589,34 @@ static void on_wall_tick(void *ud, double now)
 {
     lt_engine *e = ud;
     lt_track_advance(e->track, now);
+    refresh_drops(e);
     lt_report_drops(&e->drops_warned, &e->c.drops, stderr);
+}
+
+/* --duration, live: the wall timer ran out. */
+static void on_duration_over(void *ud)
+{
+    stop(ud);
+}
+
+/* Offline files are read whenever the loop is idle; a live source when its
+ * socket is readable (no busy polling). */
+static int start_reader(lt_engine *e)
+{
+    if (e->live) {
+        int rc = uv_poll_init(&e->loop, &e->poller, lt_live_fd(e->src));
+        if (rc != 0) {
+            fprintf(stderr, "lunatap: cannot poll the capture helper's socket: %s\n", uv_strerror(rc));
+            return -1;
+        }
+        e->poller.data = e;
+        uv_poll_start(&e->poller, UV_READABLE, on_live_read);
+    } else {
+        uv_idle_init(&e->loop, &e->reader);
+        e->reader.data = e;
+        uv_idle_start(&e->reader, on_read);
+    }
+    return 0;
 }
 
 static int run_loop(lt_engine *e)
@@ -510,16 +625,23 @@ static int run_loop(lt_engine *e)
         fprintf(stderr, "lunatap: cannot start the event loop\n");
         return LT_EXIT_BAD_INPUT;
     }
-    uv_idle_init(&e->loop, &e->reader);
+    if (start_reader(e) != 0) {
+        uv_loop_close(&e->loop);
+        return LT_EXIT_BAD_INPUT;
+    }
     uv_poll_init(&e->loop, &e->sigpoll, lt_signals_fd());
-    e->reader.data = e->sigpoll.data = e;
+    e->sigpoll.data = e;
     uv_poll_start(&e->sigpoll, UV_READABLE, on_signal_pipe);
     lt_timers_set_tick(e->timers, on_wall_tick, e);
-    if (e->cfg->wall_clock && lt_timers_use_wall(e->timers, &e->loop) != 0)
-        fprintf(stderr, "lunatap: --clock wall: cannot start a timer; timers stay on capture time\n");
-    uv_idle_start(&e->reader, on_read);
+    /* Live, timers, session timeouts and --duration follow the system clock. */
+    if ((e->cfg->wall_clock || e->live) && lt_timers_use_wall(e->timers, &e->loop) != 0)
+        fprintf(stderr, "lunatap: wall clock: cannot start a timer; timers stay on capture time\n");
+    if (e->live && lt_stopcond_start_wall(&e->sc, &e->loop, on_duration_over, e) != 0)
+        fprintf(stderr, "lunatap: --duration: cannot start a timer on the wall clock\n");
     lt_host_dispatch(e->host, LT_EV_START, 0);
     service_signals(e); /* a signal during loading or "start" */
+    if (e->stop_asked && e->live)
+        stop(e); /* a quiet link might not wake the reader to see it */
     uv_run(&e->loop, UV_RUN_DEFAULT);
     uv_loop_close(&e->loop);
     return LT_EXIT_OK;
@@ -542,8 +664,10 @@ int lt_engine_run(const lt_config *cfg)
         return LT_EXIT_BAD_INPUT;
     }
     lt_output_init(&e->out, STDOUT_FILENO, cfg->max_output);
-    int rc = load_scripts(e);
+    int rc = cfg->live.iface ? open_live(e) : LT_EXIT_OK;
     if (rc == LT_EXIT_OK)
+        rc = load_scripts(e);
+    if (rc == LT_EXIT_OK && !e->live)
         rc = open_input(e);
     /* Input that cannot be read still ends the run the usual way: "start"
      * and "done" handlers run and see the error in the statistics. */

@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 #include "lhost.h"
+#include "live.h"
 
 #define LT_MAX_LIBDIRS 32
 #define LT_DEFAULT_MAX_WRITE ((uint64_t)1 << 30) /* --max-write: bytes, all files together */
@@ -24,6 +25,7 @@ typedef struct lt_script_arg {
 
 typedef struct lt_config {
     const char *read_file;          /* -r */
+    lt_live_config live;            /* -i and its options (live.h) */
     const char *filter;             /* -f */
     uint64_t count;                 /* -c, 0 = no limit */
     uint64_t max_bytes;             /* --max-bytes, 0 = no limit */

@@ -25,6 +25,7 @@ enum {
     LT_NEXT_ERROR = -1, /* read failed; the source's error() says why */
     LT_NEXT_EOF = 0,
     LT_NEXT_FRAME = 1,
+    LT_NEXT_AGAIN = 2,  /* live: nothing more now; wait for the descriptor */
 };
 
 #endif
