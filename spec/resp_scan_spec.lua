@@ -73,6 +73,12 @@ local function probe(parts, bytewise)
 end
 
 local function client(bytes, bytewise) return probe({ { "client", bytes } }, bytewise) end
+
+-- what `run(bytes)` printed: the stream left at offset 0, its first bytes unread
+local function assert_left(side, run, bytes)
+  local want = (bytes:sub(1, 8):gsub("\r", "\\r"):gsub("\n", "\\n"))
+  assert.are.same({ "left\t" .. side .. "\t0\t" .. want, "done\t0\t0" }, run(bytes), bytes)
+end
 local function server(bytes)
   local l = probe({ { "client", "*1\r\n$4\r\nPING\r\n" }, { "server", bytes } })
   assert.are.equal("took\tclient\t[PING]\t1700000000.003\t0", table.remove(l, 1))
@@ -102,10 +108,7 @@ describe("resp_scan", function()
       "*1\r\n$1234567890123456789\r\n", -- 19 digits
       "*2\r\n$3\r\nGET\r\n", -- the stream ends first
     }
-    for _, bytes in ipairs(cases) do
-      local want = (bytes:sub(1, 8):gsub("\r", "\\r"):gsub("\n", "\\n"))
-      assert.are.same({ "left\tclient\t0\t" .. want, "done\t0\t0" }, client(bytes), bytes)
-    end
+    for _, bytes in ipairs(cases) do assert_left("client", client, bytes) end
   end)
 
   it("takes the common replies and leaves the others", function()
@@ -121,10 +124,7 @@ describe("resp_scan", function()
     local left = { "*1\r\n*1\r\n:1\r\n", "%1\r\n+a\r\n:1\r\n", "_\r\n", ":1.5\r\n", ":+1\r\n", "#t\r\n",
                    "*5\r\n:1\r\n:1\r\n:1\r\n:1\r\n:1\r\n", "$17\r\n0123456789abcdefg\r\n", "$-2\r\n",
                    "+" .. ("a"):rep(70) .. "\r\n", "+OK\n", "$3\r\nabcd\r\n", "*2\r\n:1\r\n" }
-    for _, bytes in ipairs(left) do
-      local want = (bytes:sub(1, 8):gsub("\r", "\\r"):gsub("\n", "\\n"))
-      assert.are.same({ "left\tserver\t0\t" .. want, "done\t0\t0" }, server(bytes), bytes)
-    end
+    for _, bytes in ipairs(left) do assert_left("server", server, bytes) end
   end)
 
   it("is read by its dissector's coroutine only", function()
