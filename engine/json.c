@@ -1,5 +1,6 @@
 #include "json.h"
 #include "lbuffer.h"
+#include "numfmt.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -175,7 +176,7 @@ static void encode_number(lua_State *L, int idx, lt_sbuf *b)
         else if (d == floor(d) && fabs(d) < 1e15)
             snprintf(num, sizeof num, "%.1f", d);
         else
-            snprintf(num, sizeof num, "%.17g", d);
+            lt_format_g17(d, num);
     }
     lt_sbuf_addstr(b, num);
 }
