@@ -103,10 +103,11 @@ on("dns.response", function(r, session)
     for _, again in ipairs(r.retries or {}) do answered(again) end
   end
   if opt.json then
-    local rec = common("response", r.ts, r, session)
-    rec.qtype, rec.qname, rec.rcode = r.qtype, r.qname, r.rcode
-    rec.answers, rec.latency, rec.query_ts = r.answers, r.latency, q and q.ts
-    print(json_line(rec))
+    -- one constructor: a record grown field by field is rehashed twice
+    print(json({ event = "response", ts = r.ts, session = session.id, transport = r.transport,
+                 client = session.client, server = session.server, id = r.id, qtype = r.qtype,
+                 qname = r.qname, rcode = r.rcode, answers = r.answers, latency = r.latency,
+                 query_ts = q and q.ts }, KEYS.response, OPTIONAL))
     return
   end
   local latency = r.latency and ("(%.1f ms)"):format(r.latency * 1000) or "(no query seen)"

@@ -428,7 +428,10 @@ function M.parse(buf)
                   z = h.z == 1, ad = h.ad == 1, cd = h.cd == 1, opcode = h.opcode }
   local msg = { id = h.id, flags = flags, opcode = M.opcode_name(h.opcode), rcode_code = h.rcode,
                 qdcount = h.qdcount, ancount = h.ancount, nscount = h.nscount, arcount = h.arcount,
-                questions = {}, answers = {}, authority = {}, additional = {}, size = #s }
+                questions = {}, answers = {}, authority = {}, additional = {}, size = #s,
+                -- set later here and by the dissector: the table is made at its final size
+                rcode = nil, qname = nil, qtype = nil, qclass = nil, edns = nil, trailing = nil,
+                error = nil, transport = nil, ts = nil, query = nil, latency = nil, retries = nil }
   known = {}
   local ok, err = pcall(sections, s, msg)
   known = nil
