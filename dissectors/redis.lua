@@ -87,7 +87,8 @@ end
 -- (lunatap.resp_scan); the rest, from the same byte, by lunatap.resp.
 local function read_command(s, dir)
   local args, ts = scan.command(s, LIMITS.line_length, LIMITS.bulk_keep, LIMITS.elements)
-  if args then return { args = args }, ts end
+  -- the fields this file sets, so the record is made at its size
+  if args then return { args = args, name = nil, ts = nil, index = nil, no_reply = nil, replies_left = nil }, ts end
   local offset
   ts, offset = start_of(s)
   if not ts then return "end" end

@@ -43,7 +43,10 @@ void lt_sbuf_addstr(lt_sbuf *b, const char *s)
 
 static void lt_sbuf_addc(lt_sbuf *b, char c)
 {
-    lt_sbuf_add(b, &c, 1);
+    if (b->n < b->cap)
+        b->p[b->n++] = c; /* the common case: no call */
+    else
+        lt_sbuf_add(b, &c, 1);
 }
 
 void lt_sbuf_result(lt_sbuf *b)
