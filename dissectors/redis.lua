@@ -77,20 +77,22 @@ local function take_command(state)
 end
 
 -- A message's time is its first byte's: known once that byte is there.
-local function start_of(s)
+-- at.offset keeps where it starts, for an error raised while reading it.
+local function start_of(s, at)
   if not s:peek(1) then return nil end
-  return s:ts(), s.offset
+  at.offset = s.offset
+  return s:ts(), at.offset
 end
 
 -- The command at the stream's position and its time; or a step ("next",
 -- "end") when there is none to queue. The common commands are read in C
 -- (lunatap.resp_scan); the rest, from the same byte, by lunatap.resp.
-local function read_command(s, dir)
+local function read_command(s, dir, at)
   local args, ts = scan.command(s, LIMITS.line_length, LIMITS.bulk_keep, LIMITS.elements)
   -- the fields this file sets, so the record is made at its size
   if args then return { args = args, name = nil, ts = nil, index = nil, no_reply = nil, replies_left = nil }, ts end
   local offset
-  ts, offset = start_of(s)
+  ts, offset = start_of(s, at)
   if not ts then return "end" end
   local line = s:line(LIMITS.line_length)
   if not line then return "end" end
@@ -117,13 +119,13 @@ local function read_command(s, dir)
   return cmd, ts
 end
 
-local function client_message(s, state, dir)
-  local cmd, ts = read_command(s, dir)
+local function client_message(s, state, dir, session, at)
+  local cmd, ts = read_command(s, dir, at)
   if type(cmd) == "string" then return cmd end
   cmd.name = cmd.args[1]:upper()
   cmd.ts = ts
   queue_command(s, state, cmd)
-  emit("redis.command", cmd, s.session)
+  emit("redis.command", cmd, session)
   return "next"
 end
 
@@ -160,11 +162,11 @@ end
 
 local NOINFO = {} -- what a reply read in C has: nothing truncated, no attributes
 
-local function server_message(s, state, dir)
+local function server_message(s, state, dir, session, at)
   local ty, v, ts, offset = scan.reply(s, LIMITS.line_length, LIMITS.bulk_keep, LIMITS.elements)
   local info = NOINFO
   if not ty then
-    ts, offset = start_of(s)
+    ts, offset = start_of(s, at)
     if not ts then return "end" end
     v, ty, info = resp.read(s, LIMITS)
     if ty == nil then return "end" end
@@ -177,7 +179,7 @@ local function server_message(s, state, dir)
       if head and head.name == p.kind:upper() then p.command = take_command(state) end
     end
     track_subscriptions(state, v)
-    emit("redis.push", p, s.session)
+    emit("redis.push", p, session)
     return "next"
   end
   local cmd = take_command(state)
@@ -185,7 +187,7 @@ local function server_message(s, state, dir)
   local reply = { type = ty, value = v, ts = ts, command = cmd, truncated = info.truncated,
                   attributes = info.attributes, format = info.format }
   if cmd then reply.latency = ts - cmd.ts end
-  emit("redis.reply", reply, s.session)
+  emit("redis.reply", reply, session)
   if info.limit then
     report(s, dir, ("reply of over %d elements: the rest was read but not kept"):format(LIMITS.elements),
            info.limit, offset)
@@ -208,6 +210,13 @@ end
 
 local FATAL = { depth = true, bulk_length = true }
 
+-- Reads messages until the stream ends: one protected call for all of
+-- them rather than one each (an error ends it, and stream goes on).
+local function messages(s, pending, dir, message, at)
+  local session = s.session
+  repeat until message(s, pending, dir, session, at) == "end"
+end
+
 local function stream(s, dir, state)
   state.pending = state.pending or new_state()
   local pending = state.pending
@@ -222,22 +231,19 @@ local function stream(s, dir, state)
     end
     if not resync(s, dir) then return end
   end
+  local at = {}
   while true do
-    local offset = s.offset
-    local ok, step = pcall(message, s, pending, dir)
-    if not ok then
-      local err = type(step) == "table" and step or { message = tostring(step), limit = s.limit_hit }
-      local limit = err.limit or s.limit_hit
-      report(s, dir, err.message, limit, offset)
-      if FATAL[limit] or not limit then
-        s:skip()
-        return
-      end
-      -- a line over the limit: skip it and go on at the next line
-      if not s:skip_line() then return end
-      step = "next"
+    local ok, problem = pcall(messages, s, pending, dir, message, at)
+    if ok then return end
+    local err = type(problem) == "table" and problem or { message = tostring(problem), limit = s.limit_hit }
+    local limit = err.limit or s.limit_hit
+    report(s, dir, err.message, limit, at.offset)
+    if FATAL[limit] or not limit then
+      s:skip()
+      return
     end
-    if step == "end" then return end
+    -- a line over the limit: skip it and go on at the next line
+    if not s:skip_line() then return end
   end
 end
 

@@ -100,4 +100,21 @@ describe("Redis bad input", function()
     h.has(out, "error\t0\tserver\tnil\tunknown RESP type byte 0x6e\n")
     assert.are.equal(2, h.count(out, "command\t0\tPING"))
   end)
+
+  it("an error names the offset where its message starts, after messages read in C", function()
+    local pcap = h.tmpfile(build.tcp_session({
+      { "client", "*1\r\n$4\r\nPING\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*1\r\n:3\r\n" },
+      { "server", "+PONG\r\n$-1\r\n+OK\r\n%zz\r\n" } }, { port = 6379 }), ".pcap")
+    local script = h.tmpfile([[
+on("redis.error", function(e) print("error", e.direction, e.offset, e.message) end)
+on("redis.reply", function(r) print("reply", r.type) end)
+]], ".lua")
+    local r = h.run_limited(60, { "-r", pcap, script })
+    os.remove(pcap)
+    os.remove(script)
+    assert.are.equal(0, r.code, r.err)
+    assert.are.same({ "error\tclient\t34\tcommand argument 1 is not a bulk string (type byte 0x3a)",
+                      "reply\tsimple", "reply\tnull", "reply\tsimple",
+                      "error\tserver\t17\tbad map length \"zz\"" }, h.lines(r.out))
+  end)
 end)
