@@ -135,8 +135,7 @@ local PAIR_KEYS = { "event", "ts", "session", "client", "server", "index", "tota
                     "reply_type", "latency", "reply_ts", "args", "reply" }
 local PAIR_OPT = { inline = true }
 
-local function json_pair(cmd, reply, session)
-  local c = conn_of(session)
+local function json_pair(cmd, reply, c)
   local rec = { event = "command", ts = cmd.ts, session = c.id, client = c.client,
                 server = c.server, index = cmd.n, total = cmd.total, name = cmd.name,
                 inline = cmd.inline or nil, reply_type = reply and reply.type,
@@ -150,7 +149,7 @@ local function splice(line, key, value)
 end
 
 local function print_pair(cmd, reply, session)
-  if opt.json then print(json_pair(cmd, reply, session)) return end
+  if opt.json then print(json_pair(cmd, reply, conn_of(session))) return end
   local ts = reply and reply.ts or cmd.ts
   local result = reply and reply_text(reply) or paint(DIM, "(no reply expected)")
   print(("%s %s -> %s %d/%d %s %s -> %s %s"):format(paint(DIM, clock(ts)), session.server, session.client,
