@@ -42,6 +42,11 @@ fi
 ip netns add "$ns"
 ip link add lt-bench0 type veth peer name lt-bench1
 ip link set lt-bench1 netns "$ns"
+# No IPv6 on the pair: the kernel's own router and neighbour solicitations
+# would be captured on top of what was sent (the capture's IPv6 packets
+# still arrive as frames).
+sysctl -qw net.ipv6.conf.lt-bench0.disable_ipv6=1
+ip netns exec "$ns" sysctl -qw net.ipv6.conf.lt-bench1.disable_ipv6=1
 ip link set lt-bench0 up mtu 9000
 ip netns exec "$ns" ip link set lt-bench1 up mtu 9000
 echo 'on("done", function(s) local d = {} for k, v in pairs(s) do if k:find("drop") then d[#d + 1] = k .. "=" .. tostring(v) end end print("packets=" .. s.packets, table.concat(d, " ")) end)' \
@@ -57,11 +62,13 @@ consume() {
   sleep 1 # let it open the interface
   tcpreplay -q -i lt-bench0 --mbps "$rate" "$cap" >"$out/replay" 2>&1
   sleep 1
-  kill -INT "$pid"
-  wait "$pid" || true
+  local rc=0
+  kill -INT "$pid" 2>/dev/null || true # it may have failed at start
+  wait "$pid" || rc=$?
   local sent seen
   sent=$(awk '/Actual:/ {print $2; exit}' "$out/replay")
-  seen=$(grep -h 'captured\|dropped\|packets=' "$out/stderr" "$out/stdout" | grep -v '^{' | paste -sd ' ' -)
+  seen=$(grep -h 'captured\|dropped\|packets=' "$out/stderr" "$out/stdout" | grep -v "^{" | paste -sd " " - || true)
+  [ "$rc" = 0 ] || seen="$seen (exit status $rc: $(head -n 1 "$out/stderr"))"
   printf '%8s %-18s sent %9s  %s\n' "$rate" "$name" "${sent:-?}" "$seen"
 }
 
