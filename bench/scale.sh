@@ -18,6 +18,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
+# shellcheck disable=SC2034 # runs is read by lib.sh's run()
 runs=${RUNS:-3}
 max=${SCALE_MAX:-1000000}
 nflows=${FLOWS:-$max}
@@ -26,6 +27,7 @@ lunatap=${LUNATAP_BIN:-$root/build/lunatap}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 mkdir -p "$cache"
+# shellcheck source=bench/lib.sh
 . "$here/lib.sh"
 
 gen=$here/gen_scale.py
@@ -43,7 +45,7 @@ capture() {
 # The raised-cap build: the committed tree, one constant changed.
 commit=$(git -C "$root" rev-parse --short HEAD)
 raised=$cache/raised-$commit
-if [ ! -x "$raised/build/lunatap" ]; then
+if [ "$max" -ge 1000000 ] && [ ! -x "$raised/build/lunatap" ]; then
   rm -rf "$raised" && mkdir -p "$raised"
   git -C "$root" archive HEAD | tar -x -C "$raised"
   sed -i 's/#define LT_FLOW_DEFAULT_MEM .*/#define LT_FLOW_DEFAULT_MEM ((size_t)8 << 30)/' \
@@ -108,7 +110,7 @@ echo " luamem = lua_mem_peak MB; cpu = user + sys median)"
 
 # Target: per-packet CPU cost at the largest concurrency (raised cap, no
 # handler) within 1.5x that at 1 k.
-awk -v big="${concs[${#concs[@]}-1]}" '
+[ ${#concs[@]} -gt 1 ] && awk -v big="${concs[${#concs[@]}-1]}" '
   $3 == "none" && $1 == 1000 && $2 == "default" { small = $7 }
   $3 == "none" && $1 == big && ($2 == "raised" || big < 1000000) { large = $7 }
   END {
