@@ -62,6 +62,7 @@ typedef struct lt_engine {
     lt_packet pkt;
     int stopping;
     int stop_asked;                 /* a script called stop() */
+    int looping;                    /* run_loop's handles are set up */
     int bad_input;
     char input_error[1100];
 } lt_engine;
@@ -391,11 +392,18 @@ static int api_output_is_tty(lua_State *L)
 }
 
 /* stop(): reading ends after the packet being handled, as with -c; the
- * sessions still open end and "done" runs as at the end of a file. */
+ * sessions still open end and "done" runs as at the end of a file. Live,
+ * the reader is stopped at once: a stop() from a wall-clock timer or a
+ * session timeout on a quiet link would otherwise wait for a packet to
+ * wake the reader (stop() only closes handles; the packet being handled
+ * still finishes). Offline the readers see stop_asked before their next
+ * frame. */
 static int api_stop(lua_State *L)
 {
     lt_engine *e = lua_touserdata(L, lua_upvalueindex(1));
     e->stop_asked = 1;
+    if (e->live && e->looping)
+        stop(e);
     return 0;
 }
 
@@ -638,11 +646,13 @@ static int run_loop(lt_engine *e)
         fprintf(stderr, "lunatap: wall clock: cannot start a timer; timers stay on capture time\n");
     if (e->live && lt_stopcond_start_wall(&e->sc, &e->loop, on_duration_over, e) != 0)
         fprintf(stderr, "lunatap: --duration: cannot start a timer on the wall clock\n");
+    e->looping = 1;
     lt_host_dispatch(e->host, LT_EV_START, 0);
     service_signals(e); /* a signal during loading or "start" */
     if (e->stop_asked && e->live)
-        stop(e); /* a quiet link might not wake the reader to see it */
+        stop(e); /* stop() while loading: a quiet link would not wake the reader */
     uv_run(&e->loop, UV_RUN_DEFAULT);
+    e->looping = 0;
     uv_loop_close(&e->loop);
     return LT_EXIT_OK;
 }
