@@ -243,6 +243,8 @@ static void on_read(uv_idle_t *idle)
     }
 }
 
+static int service_waiting(void *ud);
+
 /* Frames a live turn reads before letting the loop look at signals and
  * timers; the batch being read is always finished first (its frames are
  * not visible to the poll). */
@@ -257,6 +259,11 @@ static void on_live_read(uv_poll_t *poll, int status, int events)
             stop(e);
             return;
         }
+        /* A slow script can make a turn last seconds (4096 frames at 2 ms
+         * each is 8 s): signals, timers and the once-a-second tick (drop
+         * warning, session timeouts) are looked at between frames too. */
+        if ((i & 63) == 63 && service_waiting(e))
+            return;
         int rc = lt_source_next(e->src, &f);
         if (rc == LT_NEXT_AGAIN)
             return;
