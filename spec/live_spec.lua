@@ -144,6 +144,27 @@ local function count_lines(s, pat)
   return n
 end
 
+-- A handler that spends 2 ms on each packet and calls stop() at the
+-- `stop_at`th, plus `more` script text, under a flood of 60,000 1000-byte
+-- datagrams with a small capture buffer: packets are dropped. Returns the
+-- handle (start()) and the script's path.
+local function slow_flood(stop_at, more)
+  local port = free_port()
+  local s = script_file(([[
+local n = 0
+on("packet", function()
+  n = n + 1
+  local t = os.clock() + 0.002
+  while os.clock() < t do end
+  if n == %d then stop() end
+end)
+]]):format(stop_at) .. more)
+  local h = start({ "-i", "lo", "-B", "256k", "-f", "udp dst port " .. port, s })
+  wait_capturing(h)
+  send_udp(port, 60000, 1000, 0)
+  return h, s
+end
+
 describe("live capture", function()
   it("-D lists lo with its flags and address", function()
     local r = H.run({ "-D" }, { limit = 20 })
@@ -417,22 +438,11 @@ on("done", function(st) print("done", st.packets, st.received) end)]])
   end)
 
   it("drops are counted when the engine is slow, and the counts agree", function()
-    local port = free_port()
-    local s = script_file([[
-local n = 0
-on("packet", function()
-  n = n + 1
-  local t = os.clock() + 0.002
-  while os.clock() < t do end
-  if n == 300 then stop() end
-end)
+    local h, s = slow_flood(300, [[
 on("done", function(st)
   print(st.packets, st.received, st.dropped_kernel, st.dropped_handoff, st.dropped_interface)
 end)
 ]])
-    local h = start({ "-i", "lo", "-B", "256k", "-f", "udp dst port " .. port, s })
-    wait_capturing(h)
-    send_udp(port, 60000, 1000, 0)
     local r = finish(h, 30)
     os.remove(s)
     assert.are.equal(0, r.code, r.err)
@@ -570,18 +580,7 @@ end)]])
     end)
 
     it("a slow handler under a flood shows the drop warning while capturing, fresh each time", function()
-      local port = free_port()
-      local s = script_file([[
-local n = 0
-on("packet", function()
-  n = n + 1
-  local t = os.clock() + 0.002
-  while os.clock() < t do end
-  if n == 2500 then stop() end
-end)]])
-      local h = start({ "-i", "lo", "-B", "256k", "-f", "udp dst port " .. port, s })
-      wait_capturing(h)
-      send_udp(port, 60000, 1000, 0)
+      local h, s = slow_flood(2500, "")
       local while_capturing
       for _ = 1, 400 do
         if H.slurp(h.err):find("lunatap: warning: packets dropped:", 1, true) then
