@@ -144,6 +144,24 @@ local function count_lines(s, pat)
   return n
 end
 
+-- Captures on lo with `args` and the script `src` while n datagrams of
+-- `size` bytes go to a free port 20 ms apart (the filter takes only
+-- them); returns finish()'s result once its status 0 is checked.
+local function udp_run(args, src, n, size)
+  local port = free_port()
+  local s = script_file(src)
+  local all = { "-i", "lo", "-f", "udp dst port " .. port }
+  for _, a in ipairs(args) do all[#all + 1] = a end
+  all[#all + 1] = s
+  local h = start(all)
+  wait_capturing(h)
+  send_udp(port, n, size, 0.02)
+  local r = finish(h)
+  os.remove(s)
+  assert.are.equal(0, r.code, r.err)
+  return r
+end
+
 -- A handler that spends 2 ms on each packet and calls stop() at the
 -- `stop_at`th, plus `more` script text, under a flood of 60,000 1000-byte
 -- datagrams with a small capture buffer: packets are dropped. Returns the
@@ -290,14 +308,8 @@ describe("live capture", function()
   end)
 
   it("-s cuts packets to the snapshot length; timestamps are wall time", function()
-    local port = free_port()
-    local s = script_file([[on("packet", function(p) print(p.len, p.caplen, math.floor(p.ts)) end)]])
-    local h = start({ "-i", "lo", "-c", "2", "-s", "100", "-f", "udp dst port " .. port, s })
-    wait_capturing(h)
-    send_udp(port, 10, 500, 0.02)
-    local r = finish(h)
-    os.remove(s)
-    assert.are.equal(0, r.code, r.err)
+    local r = udp_run({ "-c", "2", "-s", "100" },
+      [[on("packet", function(p) print(p.len, p.caplen, math.floor(p.ts)) end)]], 10, 500)
     local lines = H.lines(r.out)
     assert.are.equal(2, #lines, r.out)
     for _, line in ipairs(lines) do
@@ -318,14 +330,8 @@ on("done", function(st) print("done", st.packets, st.received) end)]])
   end)
 
   it("a 65,000-byte datagram arrives whole (lo's MTU is 64 KiB)", function()
-    local port = free_port()
-    local s = script_file([[on("packet", function(p) print(p.len, p.caplen, p.udp and #p.payload) end)]])
-    local h = start({ "-i", "lo", "-c", "2", "-f", "udp dst port " .. port, s })
-    wait_capturing(h)
-    send_udp(port, 4, 65000, 0.02)
-    local r = finish(h)
-    os.remove(s)
-    assert.are.equal(0, r.code, r.err)
+    local r = udp_run({ "-c", "2" },
+      [[on("packet", function(p) print(p.len, p.caplen, p.udp and #p.payload) end)]], 4, 65000)
     assert.are.same({ "65042\t65042\t65000", "65042\t65042\t65000" }, H.lines(r.out))
   end)
 
@@ -462,35 +468,38 @@ end)
   describe("stop conditions, signals, timers and timeouts live", function()
     local function now() return tonumber(H.capture("date +%s.%N")) end
 
-    it("--duration ends a run on a quiet link after that much wall time; done runs", function()
-      local s = script_file([[on("done", function(st) print("done", st.packets) end)]])
+    -- Runs the script `src` live on a quiet lo (with `extra` options) until
+    -- it ends by itself, status 0; returns H.run's result and the seconds.
+    local function quiet_run(extra, src)
+      local s = script_file(src)
+      local args = { "-i", "lo", "-f", "udp dst port " .. free_port() }
+      for _, a in ipairs(extra) do args[#args + 1] = a end
+      args[#args + 1] = s
       local t0 = now()
-      local r = H.run({ "-i", "lo", "--duration", "2", "-f", "udp dst port " .. free_port(), s }, { limit = 30 })
+      local r = H.run(args, { limit = 30 })
       local took = now() - t0
       os.remove(s)
       assert.are.equal(0, r.code, r.err)
+      return r, took
+    end
+
+    it("--duration ends a run on a quiet link after that much wall time; done runs", function()
+      local r, took = quiet_run({ "--duration", "2" }, [[on("done", function(st) print("done", st.packets) end)]])
       assert.are.equal("done\t0\n", r.out)
       assert.is_true(took > 1.5 and took < 6, "took " .. took .. " s")
     end)
 
     it("--max-bytes stops after the packet that reaches the size", function()
       -- each frame is 14 + 20 + 8 + 100 = 142 bytes: the 5th reaches 700
-      local port = free_port()
-      local s = script_file([[
+      local r = udp_run({ "--max-bytes", "700" }, [[
 local n = 0
 on("packet", function(p) n = n + 1 end)
-on("done", function(st) print(n, st.passed, st.passed_bytes) end)]])
-      local h = start({ "-i", "lo", "--max-bytes", "700", "-f", "udp dst port " .. port, s })
-      wait_capturing(h)
-      send_udp(port, 20, 100, 0.02)
-      local r = finish(h)
-      os.remove(s)
-      assert.are.equal(0, r.code, r.err)
+on("done", function(st) print(n, st.passed, st.passed_bytes) end)]], 20, 100)
       assert.are.equal("5\t5\t710\n", r.out)
     end)
 
     it("timers follow the wall clock on a quiet link; stop() from a timer ends the run", function()
-      local s = script_file([[
+      local r, took = quiet_run({}, [[
 local ticks = 0
 after(1, function() print("after") end)
 every(0.5, function()
@@ -499,11 +508,6 @@ every(0.5, function()
   if ticks == 5 then stop() end
 end)
 on("done", function(st) print("done", st.packets, st.timers_fired) end)]])
-      local t0 = now()
-      local r = H.run({ "-i", "lo", "-f", "udp dst port " .. free_port(), s }, { limit = 30 })
-      local took = now() - t0
-      os.remove(s)
-      assert.are.equal(0, r.code, r.err)
       local lines = H.lines(r.out)
       -- "after" is due with the second tick: either order
       local ticks = {}
