@@ -245,9 +245,9 @@ static void on_read(uv_idle_t *idle)
 
 static int service_waiting(void *ud);
 
-/* Frames a live turn reads before letting the loop look at signals and
- * timers; the batch being read is always finished first (its frames are
- * not visible to the poll). */
+/* Frames a live turn reads before giving the loop a turn (signals and
+ * timers are looked at within a turn too, below); the batch being read is
+ * always finished first (its frames are not visible to the poll). */
 #define LT_LIVE_TURN 4096
 
 static void on_live_read(uv_poll_t *poll, int status, int events)
