@@ -617,7 +617,8 @@ end)]])
       end
       local port = free_port()
       local s = script_file([[
-on("udp.end", function() print("udp.end", stats().session_timeouts) stop() end)]])
+on("udp.end", function() print("udp.end") stop() end)
+on("done", function(st) print("done", st.session_timeouts) end)]])
       local h = start({ "-i", "lo", "-f", "udp dst port " .. port, s }, nil, 90)
       wait_capturing(h)
       local t0 = now()
@@ -626,7 +627,8 @@ on("udp.end", function() print("udp.end", stats().session_timeouts) stop() end)]
       local took = now() - t0
       os.remove(s)
       assert.are.equal(0, r.code, r.err)
-      assert.are.equal("udp.end\t1\n", r.out)
+      -- ended by its timeout, not by the end of the run
+      assert.are.equal("udp.end\ndone\t1\n", r.out)
       assert.is_true(took > 29 and took < 60, "took " .. took .. " s")
     end)
   end)
