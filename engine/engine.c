@@ -62,6 +62,7 @@ typedef struct lt_engine {
     lt_packet pkt;
     int stopping;
     int stop_asked;                 /* a script called stop() */
+    int looping;                    /* run_loop's handles are set up */
     int bad_input;
     char input_error[1100];
 } lt_engine;
@@ -242,9 +243,11 @@ static void on_read(uv_idle_t *idle)
     }
 }
 
-/* Frames a live turn reads before letting the loop look at signals and
- * timers; the batch being read is always finished first (its frames are
- * not visible to the poll). */
+static int service_waiting(void *ud);
+
+/* Frames a live turn reads before giving the loop a turn (signals and
+ * timers are looked at within a turn too, below); the batch being read is
+ * always finished first (its frames are not visible to the poll). */
 #define LT_LIVE_TURN 4096
 
 static void on_live_read(uv_poll_t *poll, int status, int events)
@@ -256,6 +259,11 @@ static void on_live_read(uv_poll_t *poll, int status, int events)
             stop(e);
             return;
         }
+        /* A slow script can make a turn last seconds (4096 frames at 2 ms
+         * each is 8 s): signals, timers and the once-a-second tick (drop
+         * warning, session timeouts) are looked at between frames too. */
+        if ((i & 63) == 63 && service_waiting(e))
+            return;
         int rc = lt_source_next(e->src, &f);
         if (rc == LT_NEXT_AGAIN)
             return;
@@ -391,11 +399,18 @@ static int api_output_is_tty(lua_State *L)
 }
 
 /* stop(): reading ends after the packet being handled, as with -c; the
- * sessions still open end and "done" runs as at the end of a file. */
+ * sessions still open end and "done" runs as at the end of a file. Live,
+ * the reader is stopped at once: a stop() from a wall-clock timer or a
+ * session timeout on a quiet link would otherwise wait for a packet to
+ * wake the reader (stop() only closes handles; the packet being handled
+ * still finishes). Offline the readers see stop_asked before their next
+ * frame. */
 static int api_stop(lua_State *L)
 {
     lt_engine *e = lua_touserdata(L, lua_upvalueindex(1));
     e->stop_asked = 1;
+    if (e->live && e->looping)
+        stop(e);
     return 0;
 }
 
@@ -638,11 +653,13 @@ static int run_loop(lt_engine *e)
         fprintf(stderr, "lunatap: wall clock: cannot start a timer; timers stay on capture time\n");
     if (e->live && lt_stopcond_start_wall(&e->sc, &e->loop, on_duration_over, e) != 0)
         fprintf(stderr, "lunatap: --duration: cannot start a timer on the wall clock\n");
+    e->looping = 1;
     lt_host_dispatch(e->host, LT_EV_START, 0);
     service_signals(e); /* a signal during loading or "start" */
     if (e->stop_asked && e->live)
-        stop(e); /* a quiet link might not wake the reader to see it */
+        stop(e); /* stop() while loading: a quiet link would not wake the reader */
     uv_run(&e->loop, UV_RUN_DEFAULT);
+    e->looping = 0;
     uv_loop_close(&e->loop);
     return LT_EXIT_OK;
 }

@@ -33,14 +33,15 @@ for i in range(%d):
     if %f: time.sleep(%f)']]):format(n, size, port, gap, gap))
 end
 
--- Starts lunatap in the background under a kill timeout. Returns a handle
+-- Starts lunatap in the background under a kill timeout (`limit` seconds,
+-- 40 unless given). Returns a handle
 -- with the files its output goes to and the pid of the `timeout` wrapper.
-local function start(args, prefix)
+local function start(args, prefix, limit)
   local h = { out = os.tmpname(), err = os.tmpname(), rc = os.tmpname(), pidf = os.tmpname() }
   os.remove(h.rc)
   local quoted = {}
   for i, a in ipairs(args) do quoted[i] = q(a) end
-  local cmd = ("%stimeout -s KILL 40 %s %s >%s 2>%s"):format(prefix or "", q(H.bin),
+  local cmd = ("%stimeout -s KILL %d %s %s >%s 2>%s"):format(prefix or "", limit or 40, q(H.bin),
     table.concat(quoted, " "), q(h.out), q(h.err))
   os.execute(("sh -c %s 2>/dev/null &"):format(q(("%s & echo $! >%s; wait $!; echo $? >%s.tmp; mv %s.tmp %s")
     :format(cmd, q(h.pidf), q(h.rc), q(h.rc), q(h.rc)))))
@@ -92,20 +93,24 @@ local function status_of(pid)
            nnp = s:match("\nNoNewPrivs:%s+(%d+)"), state = s:match("\nState:%s+(%a)") }
 end
 
--- Sends SIGTERM to the engine once it handles it (SigCgt has SIGTERM):
--- before its loop runs, a SIGTERM would kill it like any process.
-local function terminate(h)
+local signum = { INT = 2, USR1 = 10, TERM = 15 }
+
+-- Sends SIG`name` to the engine once it handles it (SigCgt has it):
+-- before its loop runs, the signal would kill it like any process.
+local function signal_engine(h, name)
   local engine = child_of(h.pid, "lunatap")
   if not engine then return end
   for _ = 1, 200 do
     local f = io.open("/proc/" .. engine .. "/status")
     local cgt = f and f:read("a"):match("\nSigCgt:%s+(%x+)")
     if f then f:close() end
-    if not cgt or (tonumber(cgt, 16) >> 14) & 1 == 1 then break end
+    if not cgt or (tonumber(cgt, 16) >> (signum[name] - 1)) & 1 == 1 then break end
     sleep(0.05)
   end
-  os.execute("kill -TERM " .. engine)
+  os.execute("kill -" .. name .. " " .. engine)
 end
+
+local function terminate(h) signal_engine(h, "TERM") end
 
 local function gone(pid)
   for _ = 1, 60 do
@@ -137,6 +142,45 @@ local function count_lines(s, pat)
   local n = 0
   for _, line in ipairs(H.lines(s)) do if line:find(pat) then n = n + 1 end end
   return n
+end
+
+-- Captures on lo with `args` and the script `src` while n datagrams of
+-- `size` bytes go to a free port 20 ms apart (the filter takes only
+-- them); returns finish()'s result once its status 0 is checked.
+local function udp_run(args, src, n, size)
+  local port = free_port()
+  local s = script_file(src)
+  local all = { "-i", "lo", "-f", "udp dst port " .. port }
+  for _, a in ipairs(args) do all[#all + 1] = a end
+  all[#all + 1] = s
+  local h = start(all)
+  wait_capturing(h)
+  send_udp(port, n, size, 0.02)
+  local r = finish(h)
+  os.remove(s)
+  assert.are.equal(0, r.code, r.err)
+  return r
+end
+
+-- A handler that spends 2 ms on each packet and calls stop() at the
+-- `stop_at`th, plus `more` script text, under a flood of 60,000 1000-byte
+-- datagrams with a small capture buffer: packets are dropped. Returns the
+-- handle (start()) and the script's path.
+local function slow_flood(stop_at, more)
+  local port = free_port()
+  local s = script_file(([[
+local n = 0
+on("packet", function()
+  n = n + 1
+  local t = os.clock() + 0.002
+  while os.clock() < t do end
+  if n == %d then stop() end
+end)
+]]):format(stop_at) .. more)
+  local h = start({ "-i", "lo", "-B", "256k", "-f", "udp dst port " .. port, s })
+  wait_capturing(h)
+  send_udp(port, 60000, 1000, 0)
+  return h, s
 end
 
 describe("live capture", function()
@@ -264,14 +308,8 @@ describe("live capture", function()
   end)
 
   it("-s cuts packets to the snapshot length; timestamps are wall time", function()
-    local port = free_port()
-    local s = script_file([[on("packet", function(p) print(p.len, p.caplen, math.floor(p.ts)) end)]])
-    local h = start({ "-i", "lo", "-c", "2", "-s", "100", "-f", "udp dst port " .. port, s })
-    wait_capturing(h)
-    send_udp(port, 10, 500, 0.02)
-    local r = finish(h)
-    os.remove(s)
-    assert.are.equal(0, r.code, r.err)
+    local r = udp_run({ "-c", "2", "-s", "100" },
+      [[on("packet", function(p) print(p.len, p.caplen, math.floor(p.ts)) end)]], 10, 500)
     local lines = H.lines(r.out)
     assert.are.equal(2, #lines, r.out)
     for _, line in ipairs(lines) do
@@ -292,14 +330,8 @@ on("done", function(st) print("done", st.packets, st.received) end)]])
   end)
 
   it("a 65,000-byte datagram arrives whole (lo's MTU is 64 KiB)", function()
-    local port = free_port()
-    local s = script_file([[on("packet", function(p) print(p.len, p.caplen, p.udp and #p.payload) end)]])
-    local h = start({ "-i", "lo", "-c", "2", "-f", "udp dst port " .. port, s })
-    wait_capturing(h)
-    send_udp(port, 4, 65000, 0.02)
-    local r = finish(h)
-    os.remove(s)
-    assert.are.equal(0, r.code, r.err)
+    local r = udp_run({ "-c", "2" },
+      [[on("packet", function(p) print(p.len, p.caplen, p.udp and #p.payload) end)]], 4, 65000)
     assert.are.same({ "65042\t65042\t65000", "65042\t65042\t65000" }, H.lines(r.out))
   end)
 
@@ -412,22 +444,11 @@ on("done", function(st) print("done", st.packets, st.received) end)]])
   end)
 
   it("drops are counted when the engine is slow, and the counts agree", function()
-    local port = free_port()
-    local s = script_file([[
-local n = 0
-on("packet", function()
-  n = n + 1
-  local t = os.clock() + 0.002
-  while os.clock() < t do end
-  if n == 300 then stop() end
-end)
+    local h, s = slow_flood(300, [[
 on("done", function(st)
   print(st.packets, st.received, st.dropped_kernel, st.dropped_handoff, st.dropped_interface)
 end)
 ]])
-    local h = start({ "-i", "lo", "-B", "256k", "-f", "udp dst port " .. port, s })
-    wait_capturing(h)
-    send_udp(port, 60000, 1000, 0)
     local r = finish(h, 30)
     os.remove(s)
     assert.are.equal(0, r.code, r.err)
@@ -442,6 +463,185 @@ end)
     -- on lo the kernel counts each packet twice (as sent and as received;
     -- libpcap discards the outgoing copy after counting), never more
     assert.is_true(rcv <= 2 * 60000, r.out)
+  end)
+
+  describe("stop conditions, signals, timers and timeouts live", function()
+    local function now() return tonumber(H.capture("date +%s.%N")) end
+
+    -- Asks for the stats line (SIGUSR1) until it says decoded=n or the run
+    -- ended (20 s at most); returns the last stats line seen.
+    local function wait_decoded(h, n)
+      local line
+      for _ = 1, 100 do
+        signal_engine(h, "USR1")
+        sleep(0.2)
+        for l in H.slurp(h.err):gmatch("lunatap: stats: [^\n]*\n") do line = l end
+        if (line and tonumber(line:match("decoded=(%d+)")) == n) or exists(h.rc) then break end
+      end
+      return line
+    end
+
+    -- Runs the script `src` live on a quiet lo (with `extra` options) until
+    -- it ends by itself, status 0; returns H.run's result and the seconds.
+    local function quiet_run(extra, src)
+      local s = script_file(src)
+      local args = { "-i", "lo", "-f", "udp dst port " .. free_port() }
+      for _, a in ipairs(extra) do args[#args + 1] = a end
+      args[#args + 1] = s
+      local t0 = now()
+      local r = H.run(args, { limit = 30 })
+      local took = now() - t0
+      os.remove(s)
+      assert.are.equal(0, r.code, r.err)
+      return r, took
+    end
+
+    it("--duration ends a run on a quiet link after that much wall time; done runs", function()
+      local r, took = quiet_run({ "--duration", "2" }, [[on("done", function(st) print("done", st.packets) end)]])
+      assert.are.equal("done\t0\n", r.out)
+      assert.is_true(took > 1.5 and took < 6, "took " .. took .. " s")
+    end)
+
+    it("--max-bytes stops after the packet that reaches the size", function()
+      -- each frame is 14 + 20 + 8 + 100 = 142 bytes: the 5th reaches 700
+      local r = udp_run({ "--max-bytes", "700" }, [[
+local n = 0
+on("packet", function(p) n = n + 1 end)
+on("done", function(st) print(n, st.passed, st.passed_bytes) end)]], 20, 100)
+      assert.are.equal("5\t5\t710\n", r.out)
+    end)
+
+    it("timers follow the wall clock on a quiet link; stop() from a timer ends the run", function()
+      local r, took = quiet_run({}, [[
+local ticks = 0
+after(1, function() print("after") end)
+every(0.5, function()
+  ticks = ticks + 1
+  print("tick", ticks)
+  if ticks == 5 then stop() end
+end)
+on("done", function(st) print("done", st.packets, st.timers_fired) end)]])
+      local lines = H.lines(r.out)
+      -- "after" is due with the second tick: either order
+      local ticks = {}
+      for _, l in ipairs(lines) do if l:find("^tick") then ticks[#ticks + 1] = l end end
+      assert.are.same({ "tick\t1", "tick\t2", "tick\t3", "tick\t4", "tick\t5" }, ticks)
+      assert.are.equal(1, count_lines(r.out, "^after$"), r.out)
+      assert.are.equal("done\t0\t6", lines[#lines])
+      -- five periods of 0.5 s, and no packet needed to end it
+      assert.is_true(took > 2.2 and took < 10, "took " .. took .. " s")
+    end)
+
+    it("SIGINT: done runs, -w is complete, status 0", function()
+      local port = free_port()
+      local w = os.tmpname()
+      local s = script_file([[on("done", function(st) print("done", st.packets) end)]])
+      local h = start({ "-i", "lo", "--immediate", "-w", w, "-f", "udp dst port " .. port, s })
+      wait_capturing(h)
+      send_udp(port, 10, 40, 0.01)
+      wait_decoded(h, 10) -- all ten read before the stop
+      signal_engine(h, "INT")
+      local r = finish(h)
+      os.remove(s)
+      local dumped = H.capture("tcpdump -nr " .. q(w) .. " 2>/dev/null") or ""
+      os.remove(w)
+      assert.are.equal(0, r.code, r.err)
+      assert.are.equal("done\t10\n", r.out)
+      assert.are.equal(10, count_lines(dumped, "> 127%.0%.0%.1%." .. port .. ": UDP, length 40"), dumped)
+    end)
+
+    it("a second SIGINT while finishing exits at once with status 130", function()
+      local s = script_file([[on("done", function()
+  local t = os.clock()
+  while os.clock() - t < 20 do end
+end)]])
+      local h = start({ "--lua-time", "60000", "--lua-budget", "1000G", "-i", "lo", "-f", "udp port 9", s })
+      wait_capturing(h)
+      signal_engine(h, "INT")
+      sleep(1) -- "done" is busy for 20 s
+      local t0 = now()
+      signal_engine(h, "INT")
+      local r = finish(h)
+      local took = now() - t0
+      os.remove(s)
+      assert.are.equal(130, r.code, r.err)
+      assert.truthy(r.err:find("lunatap: interrupted again, exiting at once\n", 1, true), r.err)
+      assert.is_true(took < 10, "took " .. took .. " s")
+    end)
+
+    it("SIGUSR1 prints the stats line with what was received; capture goes on", function()
+      local port = free_port()
+      local s = script_file([[on("done", function(st) print("done", st.packets) end)]])
+      local h = start({ "-i", "lo", "--immediate", "-c", "20", "-f", "udp dst port " .. port, s })
+      wait_capturing(h)
+      send_udp(port, 10, 40, 0.01)
+      wait_decoded(h, 10)
+      -- the kernel's counters the helper shares are up to 100 ms old: a
+      -- line a second later has them for all ten
+      sleep(1)
+      local line = wait_decoded(h, 10)
+      send_udp(port, 10, 40, 0.01)
+      local r = finish(h)
+      os.remove(s)
+      assert.are.equal(0, r.code, r.err)
+      assert.truthy(line, r.err)
+      assert.truthy(line:match("^lunatap: stats: received=%d+ decoded=%d+ truncated=0 invalid=0 sessions=%d+ " ..
+        "session_evictions=0 reassembly_mem=%d+ lua_mem=%d+ dropped_kernel=%d+ dropped_interface=%d+ dropped_handoff=%d+\n$"), line)
+      local received, decoded = line:match("received=(%d+) decoded=(%d+)")
+      -- lo: the kernel counts each datagram as sent and as received
+      assert.is_true(tonumber(received) >= 10, line)
+      assert.are.equal(10, tonumber(decoded), line)
+      assert.are.equal("done\t20\n", r.out) -- -c 20: the second ten were read too
+    end)
+
+    it("a slow handler under a flood shows the drop warning while capturing, fresh each time", function()
+      local h, s = slow_flood(2500, "")
+      local while_capturing
+      for _ = 1, 400 do
+        if H.slurp(h.err):find("lunatap: warning: packets dropped:", 1, true) then
+          while_capturing = not exists(h.rc)
+          break
+        end
+        if exists(h.rc) then break end
+        sleep(0.05)
+      end
+      local r = finish(h, 40)
+      os.remove(s)
+      assert.are.equal(0, r.code, r.err)
+      assert.is_true(while_capturing, "no drop warning while capturing: " .. r.err)
+      local last = 0
+      for more, k, i, hand in r.err:gmatch("lunatap: warning: packets dropped: (%d+) more since the last warning " ..
+                                           "%(kernel (%d+), interface (%d+), hand%-off (%d+) in all%)\n") do
+        local total = tonumber(k) + tonumber(i) + tonumber(hand)
+        -- each warning's numbers are fresh: more than the last, by what it says
+        assert.is_true(total > last, r.err)
+        assert.are.equal(total - last, tonumber(more), r.err)
+        last = total
+      end
+      assert.is_true(last > 0, r.err)
+    end)
+
+    it("an idle UDP session ends by timeout on the wall clock (30 s; LUNATAP_SLOW_TESTS=1)", function()
+      if os.getenv("LUNATAP_SLOW_TESTS") ~= "1" then
+        pending("the one-way UDP timeout is 30 s: set LUNATAP_SLOW_TESTS=1 to run it")
+        return
+      end
+      local port = free_port()
+      local s = script_file([[
+on("udp.end", function() print("udp.end") stop() end)
+on("done", function(st) print("done", st.session_timeouts) end)]])
+      local h = start({ "-i", "lo", "-f", "udp dst port " .. port, s }, nil, 90)
+      wait_capturing(h)
+      local t0 = now()
+      send_udp(port, 1, 10, 0)
+      local r = finish(h, 80)
+      local took = now() - t0
+      os.remove(s)
+      assert.are.equal(0, r.code, r.err)
+      -- ended by its timeout, not by the end of the run
+      assert.are.equal("udp.end\ndone\t1\n", r.out)
+      assert.is_true(took > 29 and took < 60, "took " .. took .. " s")
+    end)
   end)
 
   it("a normal user captures through a helper with file capabilities, and not without", function()
