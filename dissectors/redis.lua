@@ -160,11 +160,9 @@ local function track_subscriptions(state, v, cmd)
   end
 end
 
-local NOINFO = {} -- what a reply read in C has: nothing truncated, no attributes
-
 local function server_message(s, state, dir, session, at)
   local ty, v, ts, offset = scan.reply(s, LIMITS.line_length, LIMITS.bulk_keep, LIMITS.elements)
-  local info = NOINFO
+  local info = resp.NOINFO -- a reply read in C: nothing truncated, no attributes
   if not ty then
     ts, offset = start_of(s, at)
     if not ts then return "end" end

@@ -175,11 +175,10 @@ static int command(scan *sc)
 static int take(lua_State *L, const char *what, int (*parse)(scan *), lua_KFunction k)
 {
     lt_stream *s = lt_stream_reader(L, what);
-    scan sc = { .line_max = (size_t)luaL_checkinteger(L, 2),
-                .bulk_keep = (size_t)luaL_checkinteger(L, 3),
+    lua_Integer line_max = luaL_checkinteger(L, 2), bulk_keep = luaL_checkinteger(L, 3);
+    luaL_argcheck(L, line_max > 0 && bulk_keep >= 0, 2, "limits must be positive");
+    scan sc = { .line_max = (size_t)line_max, .bulk_keep = (size_t)bulk_keep,
                 .elements = luaL_checkinteger(L, 4) };
-    luaL_argcheck(L, luaL_checkinteger(L, 2) > 0 && luaL_checkinteger(L, 3) >= 0, 2,
-                  "limits must be positive");
     sc.n = lt_stream_avail(s, &sc.p);
     int rc = sc.n ? parse(&sc) : SCAN_MORE;
     if (rc == SCAN_MORE && !s->eof && sc.n < LT_RESP_SCAN_MAX)

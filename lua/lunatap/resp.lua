@@ -105,7 +105,10 @@ local function close(f)
   return f.list
 end
 
+-- The info of a message with nothing to say (nothing truncated, no
+-- attributes): one shared, read-only table.
 local NOINFO = setmetatable({}, { __newindex = function() error("NOINFO is shared", 2) end })
+M.NOINFO = NOINFO
 local read_any
 
 -- Reads one message. Returns value, type, info (info: truncated,
