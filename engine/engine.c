@@ -39,6 +39,7 @@ typedef struct lt_counters {
     uint64_t truncated, invalid;
     uint64_t written, not_written;
     lt_drops drops;                 /* live only: the live source fills them */
+    uint64_t live_received;         /* live only: what the kernel passed to the helper */
 } lt_counters;
 
 typedef struct lt_engine {
@@ -98,12 +99,13 @@ static void stop(lt_engine *e)
     uv_close((uv_handle_t *)&e->sigpoll, NULL);
 }
 
-/* Live: the helper's counters (accumulated there) into e->c.drops. */
+/* Live: the helper's counters (accumulated there) into e->c. */
 static void refresh_drops(lt_engine *e)
 {
     lt_live_stats st;
     if (!e->live || lt_live_read_stats(e->src, &st) != 0)
         return;
+    e->c.live_received = st.received;
     e->c.drops.kernel = st.dropped_kernel;
     e->c.drops.interface = st.dropped_interface;
     e->c.drops.handoff = st.dropped_handoff;
@@ -117,7 +119,7 @@ static void push_stats(lua_State *L, void *ud)
     const lt_host_stats *hs = &e->host->st;
     lua_createtable(L, 0, 24);
     lt_set_int(L, "packets", e->c.packets);
-    lt_set_int(L, "received", e->c.packets);
+    lt_set_int(L, "received", e->live ? e->c.live_received : e->c.packets);
     lt_set_int(L, "decoded", e->c.passed);
     lt_set_int(L, "dropped_kernel", e->c.drops.kernel);
     lt_set_int(L, "dropped_interface", e->c.drops.interface);
@@ -150,7 +152,6 @@ static void push_stats(lua_State *L, void *ud)
         lt_track_stats(e->track, L);
     if (e->timers)
         lt_timers_stats(e->timers, L);
-    lt_live_push_stats(L, e->src); /* live only: received, dropped_* */
     if (e->input_error[0]) {
         lua_pushstring(L, e->input_error);
         lua_setfield(L, -2, "input_error");

@@ -8,7 +8,6 @@
  */
 #include "live.h"
 #include "livewire.h"
-#include "lutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -376,17 +375,6 @@ int lt_live_read_stats(const lt_source *s, lt_live_stats *out)
     out->dropped_handoff = load(&ls->st->dropped_handoff);
     out->forwarded = load(&ls->st->forwarded);
     return 0;
-}
-
-void lt_live_push_stats(lua_State *L, const lt_source *s)
-{
-    lt_live_stats st;
-    if (lt_live_read_stats(s, &st) != 0)
-        return;
-    lt_set_int(L, "received", st.received);
-    lt_set_int(L, "dropped_kernel", st.dropped_kernel);
-    lt_set_int(L, "dropped_interface", st.dropped_interface);
-    lt_set_int(L, "dropped_handoff", st.dropped_handoff);
 }
 
 /* ---- -D ---- */

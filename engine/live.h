@@ -12,7 +12,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <lua.h>
 #include "source.h"
 
 #define LT_LIVE_DEFAULT_BUFFER ((uint64_t)32 << 20) /* -B: libpcap's own default is 2 MiB */
@@ -67,8 +66,5 @@ int lt_live_pending(const lt_source *s);
  * when s is not a live source. Safe to call from any callback. */
 int lt_live_read_stats(const lt_source *s, lt_live_stats *out);
 
-/* Adds received, dropped_kernel, dropped_interface, dropped_handoff to the
- * table on top of L's stack (stats() and "done"). */
-void lt_live_push_stats(lua_State *L, const lt_source *s);
 
 #endif
