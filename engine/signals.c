@@ -62,8 +62,10 @@ int lt_signals_install(char *err, size_t errlen)
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
-    /* No SA_RESTART: a blocking wait returns EINTR and looks at once. */
-    sa.sa_flags = 0;
+    /* SA_RESTART: stdio (the -w writer, stderr) does not retry an
+     * interrupted write and would lose data; poll(2) returns EINTR anyway,
+     * and the self-pipe wakes it. */
+    sa.sa_flags = SA_RESTART;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     sigaction(SIGUSR1, &sa, &old_usr1);

@@ -106,7 +106,7 @@ static void heap_remove(lt_timers *t, int s)
     if (i != t->n) {
         swap(t, i, t->n);
         sift_up(t, i);
-        sift_down(t, t->slot[t->heap[i]].hpos);
+        sift_down(t, i);
     }
 }
 
@@ -298,14 +298,16 @@ static int make_timer(lua_State *L, int every)
     timer_handle *hd = lua_newuserdatauv(L, sizeof *hd, 0);
     luaL_setmetatable(L, TIMER_MT);
     int s = 0;
-    while (t->slot[s].id != 0)
-        s++;
+    while (s < LT_MAX_TIMERS - 1 && t->slot[s].id != 0)
+        s++; /* a free slot exists: fewer than LT_MAX_TIMERS are pending */
     timer *tm = &t->slot[s];
     lua_pushvalue(L, 2);
     *tm = (timer){ .id = ++t->next_id, .seq = ++t->next_seq, .period = every ? secs : 0,
                    .fn_ref = luaL_ref(L, LUA_REGISTRYINDEX), .script = script };
-    /* Before the clock is known (no frame yet), relative to its origin. */
-    tm->deadline = (t->known ? t->now : 0) + secs;
+    /* Before the clock is known (no frame yet), relative to its origin. On
+     * the wall clock `now` is only as fresh as the last tick: read it. */
+    double base = !t->known ? 0 : t->clock == LT_CLOCK_WALL ? lt_timers_wall_now() : t->now;
+    tm->deadline = base + secs;
     heap_push(t, s);
     *hd = (timer_handle){ t, s, tm->id };
     rearm(t);
