@@ -200,10 +200,13 @@ static void flush(helper *h)
     ssize_t n = send(h->sock, h->buf, h->used, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n >= 0)
         __atomic_add_fetch(&h->st->forwarded, h->count, __ATOMIC_RELAXED);
-    else if (errno == EPIPE || errno == ECONNRESET)
-        h->gone = 1;
-    else /* EAGAIN, ENOBUFS: no room; the engine is behind */
+    else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) /* the engine is behind */
         __atomic_add_fetch(&h->st->dropped_handoff, h->count, __ATOMIC_RELAXED);
+    else { /* EPIPE, ECONNRESET: the engine is gone; anything else is no drop to count */
+        if (errno != EPIPE && errno != ECONNRESET)
+            fprintf(stderr, "lunatap: capture helper: send: %s\n", strerror(errno));
+        h->gone = 1;
+    }
     h->used = sizeof(lt_wire_batch);
     h->count = 0;
 }

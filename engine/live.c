@@ -130,7 +130,7 @@ static int live_next(lt_source *s, lt_frame *out)
         goto bad;
     memcpy(&r, ls->buf + ls->pos, sizeof r);
     if (r.caplen > ls->len - ls->pos - sizeof r || lt_wire_rec_size(r.caplen) > ls->len - ls->pos ||
-        r.ts_nsec > 999999999u)
+        r.ts_nsec > 999999999u || r.len < r.caplen)
         goto bad;
     out->data = ls->buf + ls->pos + sizeof r;
     out->caplen = r.caplen;
@@ -235,7 +235,9 @@ static void build_args(const lt_live_config *c, const char *filter, const char *
 /* In the child: the socket on fd 3, the page on fd 4, then exec. */
 static void exec_helper(int sock, int page, char **argv)
 {
-    int a = fcntl(sock, F_DUPFD, 10), b = fcntl(page, F_DUPFD, 10);
+    /* Copies out of the way of fds 3 and 4, closed at exec (dup2 clears
+     * close-on-exec on the numbers the helper is given). */
+    int a = fcntl(sock, F_DUPFD_CLOEXEC, 10), b = fcntl(page, F_DUPFD_CLOEXEC, 10);
     if (a < 0 || b < 0 || dup2(a, LT_WIRE_FD_SOCK) < 0 || dup2(b, LT_WIRE_FD_STATS) < 0)
         _exit(126);
     /* The helper reads and prints nothing there: holding the engine's
@@ -286,7 +288,10 @@ static int spawn(live_source *ls, char **argv, char *err, size_t errlen)
 static int await_hello(live_source *ls, char *err, size_t errlen, int *code)
 {
     struct pollfd pfd = { ls->sock, POLLIN, 0 };
-    int r = poll(&pfd, 1, HELLO_WAIT_MS);
+    int r;
+    do /* a signal (SIGUSR1, a first SIGINT) must not end the wait */
+        r = poll(&pfd, 1, HELLO_WAIT_MS);
+    while (r < 0 && errno == EINTR);
     *code = 1;
     if (r == 0) {
         snprintf(err, errlen, "%s: capture helper did not answer within %d ms", ls->name, HELLO_WAIT_MS);
