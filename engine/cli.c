@@ -15,6 +15,7 @@
 
 static const char usage_text[] =
     "usage: lunatap [options] [SCRIPT [script options] [SCRIPT [script options] ...]]\n"
+    "       lunatap repl [options] [SCRIPT ...]    an interactive Lua prompt (docs/repl.md)\n"
     "\n"
     "Reads packets, decodes them and runs Lua trace scripts over them.\n"
     "SCRIPT is a bundled script name (see --list-scripts) or a path to a .lua file;\n"
@@ -53,6 +54,11 @@ static const char usage_text[] =
     "  --max-write SIZE   bytes scripts may write to files in total (default 1G)\n"
     "  --max-body SIZE    HTTP body bytes kept per message (default 16M; 0 = no bodies)\n"
     "\n"
+    "REPL (lunatap repl):\n"
+    "  --history FILE     where the prompt's history is kept (default\n"
+    "                     $XDG_STATE_HOME/lunatap/history or ~/.local/state/lunatap/history)\n"
+    "  --no-history       keep no history file\n"
+    "\n"
     "Other:\n"
     "  --list-scripts     list the bundled scripts\n"
     "  -h, --help         this text\n"
@@ -63,7 +69,7 @@ static const char usage_text[] =
 
 enum { OPT_LUA_MEM = 256, OPT_LUA_BUDGET, OPT_LUA_TIME, OPT_MAX_OUTPUT, OPT_LIST,
        OPT_ALLOW_WRITE, OPT_MAX_WRITE, OPT_MAX_BODY, OPT_MAX_BYTES, OPT_DURATION,
-       OPT_CLOCK };
+       OPT_CLOCK, OPT_HISTORY, OPT_NO_HISTORY };
 
 static const struct option long_opts[] = {
     { "help", no_argument, NULL, 'h' },
@@ -79,6 +85,8 @@ static const struct option long_opts[] = {
     { "max-bytes", required_argument, NULL, OPT_MAX_BYTES },
     { "duration", required_argument, NULL, OPT_DURATION },
     { "clock", required_argument, NULL, OPT_CLOCK },
+    { "history", required_argument, NULL, OPT_HISTORY },
+    { "no-history", no_argument, NULL, OPT_NO_HISTORY },
     LT_LIVE_LONG_OPTIONS,
     { NULL, 0, NULL, 0 },
 };
@@ -236,6 +244,8 @@ static int add_script(lt_config *cfg, const char *name, char *path, char **argv)
 static int split_scripts(lt_config *cfg, int argc, char **argv, int first)
 {
     static char *no_args[] = { NULL };
+    if (first >= argc && cfg->repl)
+        return LT_CLI_RUN; /* the prompt is the script */
     if (first >= argc) {
         char *path;
         if (resolve_script(DEFAULT_SCRIPT, &path) != 0) {
@@ -383,6 +393,8 @@ static int parse_option(lt_config *cfg, int c, const char *arg)
     uint64_t v;
     switch (c) {
     case 'r': cfg->read_file = arg; break;
+    case OPT_HISTORY: cfg->history = arg; break;
+    case OPT_NO_HISTORY: cfg->history = ""; break;
     case 'f': cfg->filter = arg; break;
     case 'w': cfg->write_file = arg; break;
     case 'c':
@@ -442,6 +454,11 @@ int lt_cli_parse(lt_config *cfg, int argc, char **argv)
     cfg->home = lt_cli_home();
     cfg->live.buffer_size = LT_LIVE_DEFAULT_BUFFER;
     cfg->live.timeout_ms = -1;
+    if (argc > 1 && strcmp(argv[1], "repl") == 0) {
+        cfg->repl = 1;
+        argv++;
+        argc--;
+    }
     opterr = 0;
     int c;
     /* '+': stop at the first script name; what follows is the scripts'. */
@@ -466,6 +483,10 @@ int lt_cli_parse(lt_config *cfg, int argc, char **argv)
             if (parse_option(cfg, c, optarg) != 0)
                 return LT_CLI_USAGE;
         }
+    }
+    if ((cfg->history && !cfg->repl)) {
+        fprintf(stderr, "lunatap: --history and --no-history are options of 'lunatap repl'\n");
+        return LT_CLI_USAGE;
     }
     if (cfg->live.iface && cfg->read_file) {
         fprintf(stderr, "lunatap: -i and -r: give one input\n");

@@ -1,4 +1,5 @@
 #include "engine.h"
+#include "engine_int.h"
 #include "decode.h"
 #include "dissect.h"
 #include "dump.h"
@@ -28,56 +29,21 @@
 #include <unistd.h>
 #include <uv.h>
 
-/* Frames read per turn of the loop: large enough to amortise the loop,
- * small enough that a signal is seen within a few milliseconds. */
-#define LT_BATCH 256
-
-typedef struct lt_counters {
-    uint64_t packets, bytes;        /* read from the source */
-    uint64_t passed, filtered;      /* by the filter */
-    uint64_t passed_bytes;          /* captured bytes of the frames that passed */
-    uint64_t truncated, invalid;
-    uint64_t written, not_written;
-    lt_drops drops;                 /* live only: the live source fills them */
-    uint64_t live_received;         /* live only: what the kernel passed to the helper */
-} lt_counters;
-
-typedef struct lt_engine {
-    const lt_config *cfg;
-    uv_loop_t loop;
-    uv_idle_t reader;
-    uv_poll_t sigpoll;              /* the signal self-pipe (signals.h) */
-    uv_poll_t poller;               /* live: the helper's socket */
-    int live;                       /* -i: reading from lunatap-capture */
-    lt_source *src;
-    lt_filter *flt;
-    lt_dump *dump;
-    lt_host *host;
-    lt_track *track;
-    lt_files *files;                /* --allow-write, or NULL */
-    lt_timers *timers;              /* every() and after() */
-    lt_output out;
-    lt_counters c;
-    lt_drops drops_warned;          /* the drop counters the last warning showed */
-    lt_stopcond sc;                 /* -c, --max-bytes, --duration */
-    lt_packet pkt;
-    int stopping;
-    int stop_asked;                 /* a script called stop() */
-    int looping;                    /* run_loop's handles are set up */
-    int bad_input;
-    char input_error[1100];
-} lt_engine;
-
-static void note_input_error(lt_engine *e, const char *msg)
+void lt_engine_note_input_error(lt_engine *e, const char *msg)
 {
     if (!e->input_error[0])
         snprintf(e->input_error, sizeof e->input_error, "%s", msg);
-    fprintf(stderr, "lunatap: %s\n", msg);
+    fprintf(e->repl ? lt_repl_errfile(e->repl) : stderr, "lunatap: %s\n", msg);
     e->bad_input = 1;
 }
 
+static void on_read(uv_idle_t *idle);
+
 static void stop_reader(lt_engine *e)
 {
+    if (!e->reader_open)
+        return;
+    e->reader_open = 0;
     if (e->live) {
         uv_poll_stop(&e->poller);
         uv_close((uv_handle_t *)&e->poller, NULL);
@@ -97,6 +63,49 @@ static void stop(lt_engine *e)
     stop_reader(e);
     uv_poll_stop(&e->sigpoll);
     uv_close((uv_handle_t *)&e->sigpoll, NULL);
+    if (e->repl) {
+        lt_repl_close(e->repl);
+        uv_check_stop(&e->flusher);
+        uv_close((uv_handle_t *)&e->flusher, NULL);
+    }
+}
+
+void lt_engine_stop(lt_engine *e)
+{
+    stop(e);
+}
+
+/* The end of the input (end of file, a read error, -c, stop()): the run
+ * ends; in the REPL reading ends, the sessions end, and the prompt stays. */
+void lt_engine_end_input(lt_engine *e)
+{
+    if (!e->repl) {
+        stop(e);
+        return;
+    }
+    if (e->input_done)
+        return;
+    e->input_done = 1;
+    e->paused = 1;
+    e->step_left = 0;
+    e->showing = 0;
+    stop_reader(e);
+    lt_track_finish(e->track);
+    lt_repl_message(e->repl, "-- end of capture: %llu packets read, %llu passed the filter",
+                    (unsigned long long)e->c.packets, (unsigned long long)e->c.passed);
+}
+
+/* Offline, pausing stops reading; live, frames go on being read (the
+ * helper would count them as drops otherwise) and are discarded. */
+void lt_engine_set_paused(lt_engine *e, int paused)
+{
+    e->paused = paused;
+    if (!e->live && e->reader_open && !e->input_done) {
+        if (paused)
+            uv_idle_stop(&e->reader);
+        else
+            uv_idle_start(&e->reader, on_read);
+    }
 }
 
 /* Live: the helper's counters (accumulated there) into e->c. */
@@ -164,12 +173,21 @@ static void dispatch_packet(lt_engine *e, const lt_frame *f)
     e->c.truncated += e->pkt.truncated;
     e->c.invalid += e->pkt.invalid;
     lt_host *h = e->host;
-    if (lt_host_wants(h, LT_EV_PACKET)) {
+    int wanted = lt_host_wants(h, LT_EV_PACKET);
+    if (wanted || e->showing) {
         h->cur = &e->pkt;
-        int g = lt_host_unguard(h);
-        lt_packet_push(h->L, h);
-        lt_host_guard(h, g);
-        lt_host_dispatch(h, LT_EV_PACKET, 1);
+        if (wanted) {
+            int g = lt_host_unguard(h);
+            lt_packet_push(h->L, h);
+            lt_host_guard(h, g);
+            lt_host_dispatch(h, LT_EV_PACKET, 1);
+        }
+        if (e->showing) {
+            int g = lt_host_unguard(h);
+            lt_packet_push(h->L, h);
+            lt_host_guard(h, g);
+            lt_repl_show_packet(e->repl);
+        }
         h->cur = NULL;
         lt_host_expire(h, LT_EPOCH_PACKET);
     }
@@ -178,9 +196,13 @@ static void dispatch_packet(lt_engine *e, const lt_frame *f)
 
 /* One frame from the source: filter, write, decode, dispatch. Returns 0 to
  * go on, -1 to stop. */
-static int handle_frame(lt_engine *e, const lt_frame *f)
+int lt_engine_handle_frame(lt_engine *e, const lt_frame *f)
 {
     char err[512];
+    if (e->paused && e->live) {
+        e->discarded_paused++;
+        return 0;
+    }
     if (lt_stopcond_past_duration(&e->sc, f))
         return -1;
     /* Capture time moves to this frame: what was due before it fires
@@ -193,7 +215,7 @@ static int handle_frame(lt_engine *e, const lt_frame *f)
     if (e->flt) {
         int m = lt_filter_match(e->flt, f, err, sizeof err);
         if (m < 0) {
-            note_input_error(e, err);
+            lt_engine_note_input_error(e, err);
             return -1;
         }
         if (!m) {
@@ -206,7 +228,7 @@ static int handle_frame(lt_engine *e, const lt_frame *f)
     if (e->dump) {
         int w = lt_dump_write(e->dump, f, err, sizeof err);
         if (w < 0) {
-            note_input_error(e, err);
+            lt_engine_note_input_error(e, err);
             return -1;
         }
         if (w == 0)
@@ -215,33 +237,50 @@ static int handle_frame(lt_engine *e, const lt_frame *f)
             e->c.not_written++;
     }
     dispatch_packet(e, f);
+    if (e->step_left && --e->step_left == 0) {
+        e->showing = 0;
+        lt_engine_set_paused(e, 1);
+    }
     if (e->stop_asked || lt_stopcond_reached(&e->sc, e->c.passed, e->c.passed_bytes))
         return -1;
     return 0;
 }
 
-static void on_read(uv_idle_t *idle)
+static void note_read_error(lt_engine *e)
 {
-    lt_engine *e = idle->data;
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s: %s (after %llu packets)", e->src->name,
+             lt_source_error(e->src), (unsigned long long)e->c.packets);
+    lt_engine_note_input_error(e, msg);
+}
+
+/* Reads up to `max` frames from a file; fewer once paused (a step that
+ * ran out) or at the end of the input. */
+void lt_engine_read(lt_engine *e, int max)
+{
     lt_frame f;
-    for (int i = 0; i < LT_BATCH && !e->stopping; i++) {
+    for (int i = 0; i < max && !e->stopping && !e->input_done && !e->paused; i++) {
         if (e->stop_asked) {
-            stop(e);
+            lt_engine_end_input(e);
             break;
         }
         int rc = lt_source_next(e->src, &f);
-        if (rc == LT_NEXT_FRAME) {
-            if (handle_frame(e, &f) == 0)
-                continue;
-        } else if (rc == LT_NEXT_ERROR && !e->stopping) {
-            /* (A signal or stop() that ended reading may have cut a frame.) */
-            char msg[1024];
-            snprintf(msg, sizeof msg, "%s: %s (after %llu packets)", e->src->name,
-                     lt_source_error(e->src), (unsigned long long)e->c.packets);
-            note_input_error(e, msg);
-        }
-        stop(e);
+        if (rc == LT_NEXT_FRAME && lt_engine_handle_frame(e, &f) == 0)
+            continue;
+        /* (A signal or stop() that ended reading may have cut a frame.) */
+        if (rc == LT_NEXT_ERROR && !e->stopping)
+            note_read_error(e);
+        lt_engine_end_input(e);
     }
+}
+
+static void on_read(uv_idle_t *idle)
+{
+    lt_engine *e = idle->data;
+    if (e->paused)
+        uv_idle_stop(idle);
+    else
+        lt_engine_read(e, LT_BATCH);
 }
 
 static int service_waiting(void *ud);
@@ -255,9 +294,10 @@ static void on_live_read(uv_poll_t *poll, int status, int events)
 {
     lt_engine *e = poll->data;
     lt_frame f;
-    for (int i = 0; !e->stopping && (i < LT_LIVE_TURN || lt_live_pending(e->src)); i++) {
+    for (int i = 0; !e->stopping && !e->input_done && (i < LT_LIVE_TURN || lt_live_pending(e->src));
+         i++) {
         if (e->stop_asked) {
-            stop(e);
+            lt_engine_end_input(e);
             return;
         }
         /* A slow script can make a turn last seconds (4096 frames at 2 ms
@@ -268,15 +308,12 @@ static void on_live_read(uv_poll_t *poll, int status, int events)
         int rc = lt_source_next(e->src, &f);
         if (rc == LT_NEXT_AGAIN)
             return;
-        if (rc == LT_NEXT_FRAME && handle_frame(e, &f) == 0)
+        if (rc == LT_NEXT_FRAME && lt_engine_handle_frame(e, &f) == 0)
             continue;
-        if (rc == LT_NEXT_ERROR) {
-            char msg[1024];
-            snprintf(msg, sizeof msg, "%s: %s (after %llu packets)", e->src->name,
-                     lt_source_error(e->src), (unsigned long long)e->c.packets);
-            note_input_error(e, msg);
-        }
-        stop(e);
+        if (rc == LT_NEXT_ERROR)
+            note_read_error(e);
+        lt_engine_end_input(e);
+        return;
     }
 }
 
@@ -286,7 +323,7 @@ static void print_stats_line(lt_engine *e)
     lua_State *L = e->host->L;
     int g = lt_host_unguard(e->host);
     push_stats(L, e);
-    lt_report_stats_line(L, -1, stderr);
+    lt_report_stats_line(L, -1, e->repl ? lt_repl_errfile(e->repl) : stderr);
     lua_pop(L, 1);
     lt_host_guard(e->host, g);
 }
@@ -302,6 +339,10 @@ static int service_signals(void *ud)
         print_stats_line(e);
     if (what & LT_SIG_STOP)
         stop(e);
+    if ((what & LT_SIG_INTERRUPT) && e->repl && e->interrupt_at_prompt) {
+        e->interrupt_at_prompt = 0;
+        lt_repl_interrupted(e->repl);
+    }
     return e->stopping;
 }
 
@@ -338,7 +379,7 @@ static int open_input(lt_engine *e)
     }
     e->src = lt_source_open_file(e->cfg->read_file, err, sizeof err);
     if (!e->src) {
-        note_input_error(e, err);
+        lt_engine_note_input_error(e, err);
         return LT_EXIT_BAD_INPUT;
     }
     lt_source_waiter w = { lt_signals_fd(), wait_ms, service_waiting, e };
@@ -411,7 +452,7 @@ static int api_stop(lua_State *L)
     lt_engine *e = lua_touserdata(L, lua_upvalueindex(1));
     e->stop_asked = 1;
     if (e->live && e->looping)
-        stop(e);
+        lt_engine_end_input(e);
     return 0;
 }
 
@@ -572,6 +613,15 @@ static int load_scripts(lt_engine *e)
         if (rc != 0)
             return LT_EXIT_USAGE;
     }
+    if (e->cfg->repl) {
+        g = lt_host_unguard(e->host);
+        e->repl_script = lt_host_add_script(e->host, "repl");
+        if (e->repl_script >= 0)
+            lt_replctl_env(e);
+        lt_host_guard(e->host, g);
+        if (e->repl_script < 0)
+            return LT_EXIT_BAD_INPUT;
+    }
     return LT_EXIT_OK;
 }
 
@@ -583,6 +633,8 @@ static void finish(lt_engine *e)
     push_stats(L, e);
     lt_host_guard(e->host, g);
     lt_host_dispatch(e->host, LT_EV_DONE, 1);
+    if (e->repl)
+        print_stats_line(e);
     char err[512];
     if (e->dump) {
         uint64_t skipped = lt_dump_skipped(e->dump);
@@ -591,7 +643,7 @@ static void finish(lt_engine *e)
                             "(a pcap file holds one link type)\n",
                     e->cfg->write_file, (unsigned long long)skipped);
         if (lt_dump_close(e->dump, err, sizeof err) != 0)
-            note_input_error(e, err);
+            lt_engine_note_input_error(e, err);
         e->dump = NULL;
     }
     if (e->out.dropped)
@@ -606,19 +658,24 @@ static void on_wall_tick(void *ud, double now)
     lt_engine *e = ud;
     lt_track_advance(e->track, now);
     refresh_drops(e);
-    lt_report_drops(&e->drops_warned, &e->c.drops, stderr);
+    lt_report_drops(&e->drops_warned, &e->c.drops, e->repl ? lt_repl_errfile(e->repl) : stderr);
 }
 
 /* --duration, live: the wall timer ran out. */
 static void on_duration_over(void *ud)
 {
-    stop(ud);
+    lt_engine_end_input(ud);
 }
 
 /* Offline files are read whenever the loop is idle; a live source when its
  * socket is readable (no busy polling). */
 static int start_reader(lt_engine *e)
 {
+    if (!e->src) { /* the REPL without input */
+        e->input_done = 1;
+        return 0;
+    }
+    e->reader_open = 1;
     if (e->live) {
         int rc = uv_poll_init(&e->loop, &e->poller, lt_live_fd(e->src));
         if (rc != 0) {
@@ -630,8 +687,74 @@ static int start_reader(lt_engine *e)
     } else {
         uv_idle_init(&e->loop, &e->reader);
         e->reader.data = e;
-        uv_idle_start(&e->reader, on_read);
+        if (!e->paused)
+            uv_idle_start(&e->reader, on_read);
     }
+    return 0;
+}
+
+/* SIGINT in the REPL (from the signal handler): the callback running
+ * now, and a step in progress, end. */
+static void on_interrupt(void *ud)
+{
+    lt_engine *e = ud;
+    if (e->repl && lt_repl_at_prompt(e->repl) && !e->host->depth) {
+        e->interrupt_at_prompt = 1;
+        return;
+    }
+    e->interrupted = 1;
+    lt_host_interrupt(e->host);
+}
+
+static void on_repl_command(void *ud)
+{
+    lt_replctl_after_command(ud);
+}
+
+static void on_repl_quit(void *ud)
+{
+    stop(ud);
+}
+
+static void on_check(uv_check_t *c)
+{
+    lt_engine *e = c->data;
+    lt_output_flush(&e->out);
+}
+
+static const char *input_name(const lt_engine *e)
+{
+    return e->live ? e->cfg->live.iface : e->cfg->read_file;
+}
+
+/* The prompt on the loop: Ctrl-C interrupts instead of stopping, output
+ * goes out after every turn, and a file starts paused. */
+static int start_repl(lt_engine *e)
+{
+    char err[512] = "";
+    static const lt_repl_ops ops = { on_repl_command, on_repl_quit, NULL };
+    lt_repl_ops o = ops;
+    o.ud = e;
+    e->repl = lt_repl_new(&e->loop, e->host, &e->out, e->repl_script, e->history_fd, &o, err,
+                          sizeof err);
+    e->history_fd = -1; /* the REPL's now, even on failure */
+    if (!e->repl) {
+        fprintf(stderr, "lunatap: repl: %s\n", err);
+        return -1;
+    }
+    e->host->err = lt_repl_errfile(e->repl);
+    lt_signals_interrupt_mode(on_interrupt, e);
+    uv_check_init(&e->loop, &e->flusher);
+    e->flusher.data = e;
+    uv_check_start(&e->flusher, on_check);
+    if (!e->src)
+        lt_repl_message(e->repl, "lunatap repl: no capture (-r FILE or -i IFACE); help() lists "
+                                 "the functions, Ctrl-D or exit() ends");
+    else
+        lt_repl_message(e->repl, "lunatap repl: %s %s%s; help() lists the functions, Ctrl-D or "
+                                 "exit() ends", e->live ? "capturing on" : "reading",
+                        input_name(e), e->live ? "" : " (paused: step(n) or run())");
+    lt_repl_start(e->repl);
     return 0;
 }
 
@@ -641,7 +764,10 @@ static int run_loop(lt_engine *e)
         fprintf(stderr, "lunatap: cannot start the event loop\n");
         return LT_EXIT_BAD_INPUT;
     }
-    if (start_reader(e) != 0) {
+    e->paused = e->cfg->repl && !e->live;
+    if (start_reader(e) != 0 || (e->cfg->repl && start_repl(e) != 0)) {
+        stop_reader(e);
+        uv_run(&e->loop, UV_RUN_NOWAIT);
         uv_loop_close(&e->loop);
         return LT_EXIT_BAD_INPUT;
     }
@@ -673,6 +799,13 @@ int lt_engine_run(const lt_config *cfg)
         return LT_EXIT_BAD_INPUT;
     }
     e->cfg = cfg;
+    e->history_fd = -1;
+    if (cfg->repl) {
+        char herr[600];
+        e->history_fd = lt_repl_open_history(cfg->history, herr, sizeof herr);
+        if (herr[0])
+            fprintf(stderr, "lunatap: %s (going on without history)\n", herr);
+    }
     lt_stopcond_init(&e->sc, cfg->count, cfg->max_bytes, cfg->duration);
     signal(SIGPIPE, SIG_IGN); /* a closed stdout ends output, not the run */
     char serr[256];
@@ -685,7 +818,7 @@ int lt_engine_run(const lt_config *cfg)
     int rc = cfg->live.iface ? open_live(e) : LT_EXIT_OK;
     if (rc == LT_EXIT_OK)
         rc = load_scripts(e);
-    if (rc == LT_EXIT_OK && !e->live)
+    if (rc == LT_EXIT_OK && !e->live && !(cfg->repl && !cfg->read_file))
         rc = open_input(e);
     /* Input that cannot be read still ends the run the usual way: "start"
      * and "done" handlers run and see the error in the statistics. */
@@ -695,7 +828,8 @@ int lt_engine_run(const lt_config *cfg)
         else
             lt_host_dispatch(e->host, LT_EV_START, 0);
         finish(e);
-        if (e->bad_input || e->host->st.errors)
+        /* In the REPL, an error in what was typed was shown and is over. */
+        if (e->bad_input || (!cfg->repl && e->host->st.errors))
             rc = LT_EXIT_BAD_INPUT;
     }
     if (rc < 0)
@@ -706,6 +840,12 @@ int lt_engine_run(const lt_config *cfg)
     lt_filter_free(e->flt);
     lt_source_close(e->src);
     lt_track_free(e->track);
+    if (e->host)
+        e->host->err = stderr;
+    lt_repl_free(e->repl);
+    if (e->history_fd >= 0)
+        close(e->history_fd);
+    free(e->filter_text);
     lt_host_free(e->host); /* closes files scripts left open */
     lt_timers_free(e->timers);
     lt_files_free(e->files);

@@ -40,6 +40,8 @@ typedef struct lt_config {
     const char *allow_write;        /* --allow-write DIR, NULL = scripts write no files */
     uint64_t max_write;             /* --max-write: bytes written to all files */
     uint64_t max_body;              /* --max-body, 0 = no bodies kept */
+    int repl;                       /* lunatap repl: the interactive prompt */
+    const char *history;            /* --history FILE; "" = --no-history; NULL = default */
     lt_script_arg scripts[LT_MAX_SCRIPTS];
     int nscripts;
 } lt_config;

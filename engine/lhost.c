@@ -20,6 +20,7 @@
 #include <time.h>
 
 #define HOOK_EVERY 1000
+#define OVER_INTERRUPT 2           /* h->over: an interrupt, not the budget */
 #define MSGH_INSNS 1000000u        /* allowance for an error's __tostring */
 #define MAX_SOURCE ((size_t)16 << 20)
 
@@ -114,6 +115,14 @@ static void budget_hook(lua_State *L, lua_Debug *ar)
     lt_host *h = lt_host_from(L);
     if (h->depth == 0)
         return; /* not inside a callback: nothing to charge */
+    if (h->interrupt && !h->over) {
+        h->over = OVER_INTERRUPT;
+        lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
+        if (L != h->L)
+            lua_sethook(h->L, budget_hook, LUA_MASKCOUNT, 1);
+    }
+    if (h->over == OVER_INTERRUPT)
+        luaL_error(L, "interrupted");
     if (h->over)
         luaL_error(L, "instruction budget exceeded (limit %I instructions, %d ms per callback)",
                    (lua_Integer)h->lim.insns, (int)h->lim.ms);
@@ -139,6 +148,12 @@ static void budget_reset(lt_host *h, uint64_t insns_used)
     h->insns = insns_used;
     h->t0_ns = now_ns();
     h->over = 0;
+    h->interrupt = 0; /* a Ctrl-C that came between callbacks is spent */
+}
+
+void lt_host_interrupt(lt_host *h)
+{
+    h->interrupt = 1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -238,12 +253,13 @@ static int is_exit_request(lt_host *h, lua_State *L)
 /* What a callback nested in another must give back to its caller. */
 typedef struct budget_frame {
     int outer;
+    int quiet;                      /* the caller shows the error itself */
     uint64_t saved_insns, saved_t0, refused;
 } budget_frame;
 
 static budget_frame budget_enter(lt_host *h)
 {
-    budget_frame fr = { h->depth > 0, h->insns, h->t0_ns, h->st.mem_refused };
+    budget_frame fr = { h->depth > 0, 0, h->insns, h->t0_ns, h->st.mem_refused };
     if (!fr.outer)
         budget_reset(h, 0);
     h->depth++;
@@ -271,12 +287,16 @@ static int budget_leave(lt_host *h, lua_State *L, const budget_frame *fr, int st
         h->st.errors++;
         if (status == LUA_ERRMEM || h->st.mem_refused != fr->refused)
             h->st.memory_errors++;
-        if (h->over)
+        if (h->over == OVER_INTERRUPT)
+            h->interrupts++;
+        else if (h->over)
             h->st.budget_errors++;
-        report(h, L, script, what, status);
+        if (!fr->quiet)
+            report(h, L, script, what, status);
     }
     if (!fr->outer) {
         h->over = 0;
+        h->interrupt = 0;
         lua_sethook(h->L, budget_hook, LUA_MASKCOUNT, HOOK_EVERY);
         /* What the failed callback left behind (a memory bomb's garbage)
          * must not starve the callbacks after it. */
@@ -292,12 +312,13 @@ static int budget_leave(lt_host *h, lua_State *L, const budget_frame *fr, int st
 /* Calls on thread L: the host's main thread, or a dissector's coroutine
  * emitting an event (its handlers run on its stack). */
 static int call_on(lt_host *h, lua_State *L, int nargs, int nresults, int script,
-                   const char *what)
+                   const char *what, int quiet)
 {
     int base = lua_gettop(L) - nargs;
     lua_pushcfunction(L, msgh);
     lua_insert(L, base);
     budget_frame fr = budget_enter(h);
+    fr.quiet = quiet;
     int status = lua_pcall(L, nargs, nresults, base);
     h->depth--;
     /* From here on the host allocates outside protected mode. */
@@ -314,18 +335,28 @@ static int call_on(lt_host *h, lua_State *L, int nargs, int nresults, int script
         lua_remove(L, base); /* msgh; the results stay */
         return status;
     }
+    if (quiet) {
+        lua_replace(L, base); /* the error where msgh was */
+        lua_settop(L, base);
+        return status;
+    }
     lua_settop(L, base - 1);
     return status;
 }
 
 int lt_host_call_r(lt_host *h, int nargs, int nresults, int script, const char *what)
 {
-    return call_on(h, h->L, nargs, nresults, script, what);
+    return call_on(h, h->L, nargs, nresults, script, what, 0);
 }
 
 int lt_host_call(lt_host *h, int nargs, int script, const char *what)
 {
-    return call_on(h, h->L, nargs, 0, script, what);
+    return call_on(h, h->L, nargs, 0, script, what, 0);
+}
+
+int lt_host_call_keep(lt_host *h, int nargs, int nresults, int script, const char *what)
+{
+    return call_on(h, h->L, nargs, nresults, script, what, 1);
 }
 
 int lt_host_resume(lt_host *h, lua_State *co, int nargs, int script, const char *what)
@@ -423,7 +454,7 @@ static int dispatch_on(lt_host *h, lua_State *L, int ev, int nargs)
         for (int a = 0; a < nargs; a++)
             lua_pushvalue(L, first + a);
         int script = hd->script;
-        int status = call_on(h, L, nargs, 0, script, e->name);
+        int status = call_on(h, L, nargs, 0, script, e->name, 0);
         hd = &e->v[i]; /* on() inside a handler may have moved the array */
         if (status == LUA_OK) {
             hd->failures = 0;
@@ -967,12 +998,13 @@ static int handle_exit_request(lt_host *h, const char *name)
     return help ? LT_LOAD_HELP : LT_LOAD_USAGE;
 }
 
-int lt_host_load_script(lt_host *h, const char *path, const char *name, int argc, char **argv)
+/* A new script slot with its environment (kept in the registry); -1 when
+ * full or out of memory (reported). */
+static int register_script(lt_host *h, const char *path, const char *name)
 {
-    lua_State *L = h->L;
     if (h->nscripts == LT_MAX_SCRIPTS) {
         fprintf(h->err, "lunatap: too many scripts (limit %d)\n", LT_MAX_SCRIPTS);
-        return LT_LOAD_FAILED;
+        return -1;
     }
     int id = h->nscripts;
     lt_script *s = &h->scripts[id];
@@ -982,11 +1014,31 @@ int lt_host_load_script(lt_host *h, const char *path, const char *name, int argc
         free(s->name);
         free(s->path);
         fprintf(h->err, "lunatap: out of memory\n");
-        return LT_LOAD_FAILED;
+        return -1;
     }
     h->nscripts++;
-
     push_env(h, id);
+    s->env_ref = luaL_ref(h->L, LUA_REGISTRYINDEX);
+    return id;
+}
+
+int lt_host_add_script(lt_host *h, const char *name)
+{
+    return register_script(h, name, name);
+}
+
+void lt_host_push_env(lt_host *h, int script)
+{
+    lua_rawgeti(h->L, LUA_REGISTRYINDEX, h->scripts[script].env_ref);
+}
+
+int lt_host_load_script(lt_host *h, const char *path, const char *name, int argc, char **argv)
+{
+    lua_State *L = h->L;
+    int id = register_script(h, path, name);
+    if (id < 0)
+        return LT_LOAD_FAILED;
+    lt_host_push_env(h, id);
     lua_createtable(L, argc, 1);
     lua_pushstring(L, name);
     lua_rawseti(L, -2, 0);
@@ -998,8 +1050,6 @@ int lt_host_load_script(lt_host *h, const char *path, const char *name, int argc
     lua_pushinteger(L, id);
     lua_pushcclosure(L, api_options, 1);
     lua_setfield(L, -2, "options");
-    lua_pushvalue(L, -1);
-    s->env_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 
     if (load_with_env(L, path) != 0) {
         fprintf(h->err, "lunatap: %s\n", lua_tostring(L, -1));

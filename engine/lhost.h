@@ -20,6 +20,7 @@
 #include <lua.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 
 #include "output.h"
@@ -99,6 +100,8 @@ typedef struct lt_host {
     int over;               /* budget exceeded: raise until return */
     int depth;              /* nesting of lt_host_call */
     int allow_exit;         /* options() may end the run (main chunks only) */
+    volatile sig_atomic_t interrupt; /* lt_host_interrupt(): raise in the callback running */
+    uint64_t interrupts;    /* callbacks ended by an interrupt */
 
     uint32_t epoch[LT_EPOCH_COUNT];
     const struct lt_packet *cur;   /* packet being dispatched */
@@ -164,6 +167,25 @@ int lt_host_call_r(lt_host *h, int nargs, int nresults, int script, const char *
  * reported; the message is left on top of the host's stack, pop it). An
  * overrun the coroutine caught is an error all the same. */
 int lt_host_resume(lt_host *h, lua_State *co, int nargs, int script, const char *what);
+
+/* lt_host_call_r() that reports nothing: on failure the error (with its
+ * traceback) is left on top of the stack for the caller to show, and the
+ * status returned; the failure is still counted. For the REPL, which
+ * shows every error of what the user typed. */
+int lt_host_call_keep(lt_host *h, int nargs, int nresults, int script, const char *what);
+
+/* Async-signal-safe (a SIGINT handler calls it): the callback running now,
+ * if any, raises "interrupted" at its next budget check, and keeps raising
+ * until it returns, as for an overrun. A request that comes while no
+ * callback runs is dropped when the next one starts. */
+void lt_host_interrupt(lt_host *h);
+
+/* Registers a script with a fresh environment but no file (the REPL's
+ * own); returns its id, or -1 (reported) when LT_MAX_SCRIPTS are in use. */
+int lt_host_add_script(lt_host *h, const char *name);
+
+/* Pushes the environment of `script`. */
+void lt_host_push_env(lt_host *h, int script);
 
 /* Makes the value on top of the stack (popped) the module `name`, so
  * require(name) returns it without looking for a file. */

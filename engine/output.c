@@ -14,6 +14,8 @@ void lt_output_init(lt_output *o, int fd, uint64_t cap)
 
 void lt_output_flush(lt_output *o)
 {
+    if (o->used && o->around)
+        o->around(o->around_ud, 1);
     size_t off = 0;
     while (off < o->used && !o->write_failed) {
         ssize_t n = write(o->fd, o->buf + off, o->used - off);
@@ -26,6 +28,8 @@ void lt_output_flush(lt_output *o)
         }
         off += (size_t)n;
     }
+    if (o->used && o->around)
+        o->around(o->around_ud, 0);
     o->used = 0;
 }
 

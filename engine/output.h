@@ -18,6 +18,10 @@ typedef struct lt_output {
     uint64_t written;        /* bytes accepted */
     uint64_t dropped;        /* bytes refused by the cap */
     int write_failed;        /* EPIPE or other: further output dropped */
+    /* The REPL's terminal: called with 1 before bytes go out (the prompt
+     * and the line being edited are cleared) and 0 after (redrawn). */
+    void (*around)(void *ud, int before);
+    void *around_ud;
     size_t used;
     char buf[64 * 1024];
 } lt_output;

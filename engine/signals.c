@@ -11,6 +11,10 @@ static int pipe_fd[2] = { -1, -1 };
 static volatile sig_atomic_t stops;        /* SIGINT and SIGTERM received */
 static volatile sig_atomic_t stats_asked;  /* SIGUSR1 received (wraps; compared) */
 static sig_atomic_t stats_seen;
+static volatile sig_atomic_t interrupts;   /* SIGINT in interrupt mode (wraps; compared) */
+static sig_atomic_t interrupts_seen;
+static void (*volatile interrupt_fn)(void *);
+static void *volatile interrupt_ud;
 static struct sigaction old_int, old_term, old_usr1;
 static int installed;
 
@@ -28,6 +32,12 @@ static void on_signal(int sig)
 {
     if (sig == SIGUSR1) {
         stats_asked++;
+        wake();
+        return;
+    }
+    if (sig == SIGINT && interrupt_fn) {
+        interrupt_fn(interrupt_ud);
+        interrupts++;
         wake();
         return;
     }
@@ -58,6 +68,8 @@ int lt_signals_install(char *err, size_t errlen)
     }
     stops = 0;
     stats_asked = stats_seen = 0;
+    interrupts = interrupts_seen = 0;
+    interrupt_fn = NULL;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -90,7 +102,18 @@ unsigned lt_signals_take(void)
         stats_seen = asked;
         what |= LT_SIG_STATS;
     }
+    sig_atomic_t ints = interrupts;
+    if (ints != interrupts_seen) {
+        interrupts_seen = ints;
+        what |= LT_SIG_INTERRUPT;
+    }
     return what;
+}
+
+void lt_signals_interrupt_mode(void (*fn)(void *), void *ud)
+{
+    interrupt_ud = ud;
+    interrupt_fn = fn;
 }
 
 void lt_signals_uninstall(void)
@@ -101,6 +124,7 @@ void lt_signals_uninstall(void)
         sigaction(SIGUSR1, &old_usr1, NULL);
         installed = 0;
     }
+    interrupt_fn = NULL;
     for (int i = 0; i < 2; i++) {
         if (pipe_fd[i] >= 0)
             close(pipe_fd[i]);

@@ -15,6 +15,8 @@
  * - SIGUSR1: LT_SIG_STATS, once per signal received (coalesced between two
  *   lt_signals_take calls).
  *
+ * In the REPL's interrupt mode (below), SIGINT interrupts instead.
+ *
  * Handlers are per process, so this state is too: one run at a time.
  */
 #ifndef LUNATAP_SIGNALS_H
@@ -22,7 +24,12 @@
 
 #include <stddef.h>
 
-enum { LT_SIG_STOP = 1, LT_SIG_STATS = 2 };
+enum { LT_SIG_STOP = 1, LT_SIG_STATS = 2, LT_SIG_INTERRUPT = 4 };
+
+/* The REPL: SIGINT no longer stops the run; it calls fn(ud) from the
+ * handler (fn must be async-signal-safe) and is reported as
+ * LT_SIG_INTERRUPT, once per signal (coalesced). SIGTERM still stops. */
+void lt_signals_interrupt_mode(void (*fn)(void *), void *ud);
 
 /* Installs the handlers and makes the self-pipe. 0, or -1 with a message. */
 int lt_signals_install(char *err, size_t errlen);
