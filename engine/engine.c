@@ -93,6 +93,10 @@ void lt_engine_end_input(lt_engine *e)
     lt_track_finish(e->track);
     lt_repl_message(e->repl, "-- end of capture: %llu packets read, %llu passed the filter",
                     (unsigned long long)e->c.packets, (unsigned long long)e->c.passed);
+    if (e->quit_at_end)
+        stop(e);
+    else
+        lt_repl_ready(e->repl);
 }
 
 /* Offline, pausing stops reading; live, frames go on being read (the
@@ -106,6 +110,8 @@ void lt_engine_set_paused(lt_engine *e, int paused)
         else
             uv_idle_start(&e->reader, on_read);
     }
+    if (paused && e->repl)
+        lt_repl_ready(e->repl);
 }
 
 /* Live: the helper's counters (accumulated there) into e->c. */
@@ -149,6 +155,7 @@ static void push_stats(lua_State *L, void *ud)
     lt_set_int(L, "lua_budget_errors", hs->budget_errors);
     lt_set_int(L, "lua_memory_errors", hs->memory_errors);
     lt_set_int(L, "lua_disabled", hs->disabled);
+    lt_set_int(L, "lua_interrupts", e->host->interrupts);
     lt_set_int(L, "output_bytes", e->out.written);
     lt_set_int(L, "output_dropped", e->out.dropped);
     if (e->files) {
@@ -157,6 +164,8 @@ static void push_stats(lua_State *L, void *ud)
         lt_set_int(L, "files_bytes", fs->bytes_written);
         lt_set_int(L, "files_refused", fs->writes_refused);
     }
+    if (e->cfg->repl)
+        lt_set_int(L, "discarded_paused", e->discarded_paused);
     if (e->track)
         lt_track_stats(e->track, L);
     if (e->timers)
@@ -711,9 +720,21 @@ static void on_repl_command(void *ud)
     lt_replctl_after_command(ud);
 }
 
-static void on_repl_quit(void *ud)
+static void on_repl_quit(void *ud, int eof)
 {
-    stop(ud);
+    lt_engine *e = ud;
+    if (eof && !e->live && !e->paused && !e->input_done) {
+        lt_repl_close(e->repl);
+        e->quit_at_end = 1; /* a script of commands ending in run() */
+        return;
+    }
+    stop(e);
+}
+
+static int repl_busy(void *ud)
+{
+    lt_engine *e = ud;
+    return !e->live && e->src && !e->paused && !e->input_done && !e->stopping;
 }
 
 static void on_check(uv_check_t *c)
@@ -732,7 +753,7 @@ static const char *input_name(const lt_engine *e)
 static int start_repl(lt_engine *e)
 {
     char err[512] = "";
-    static const lt_repl_ops ops = { on_repl_command, on_repl_quit, NULL };
+    static const lt_repl_ops ops = { on_repl_command, on_repl_quit, repl_busy, NULL };
     lt_repl_ops o = ops;
     o.ud = e;
     e->repl = lt_repl_new(&e->loop, e->host, &e->out, e->repl_script, e->history_fd, &o, err,

@@ -74,6 +74,7 @@ typedef struct lt_engine {
     volatile sig_atomic_t interrupt_at_prompt; /* Ctrl-C while the user was typing */
     char *filter_text;              /* filter(): the expression in force, or NULL */
     uint64_t discarded_paused;      /* live frames that came while paused */
+    int quit_at_end;                /* commands ended during run(): stop at the file's end */
 } lt_engine;
 
 /* engine.c */

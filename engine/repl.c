@@ -18,7 +18,9 @@
 
 struct lt_repl {
     uv_poll_t poll;
-    int polling;
+    uv_idle_t idle;         /* standard input is a regular file: epoll refuses it */
+    int polling, idling;
+    uv_loop_t *loop;
     lt_host *h;
     lt_output *out;
     int script;
@@ -33,8 +35,9 @@ struct lt_repl {
     int mod_ref;            /* lunatap.repl */
     char *chunk;            /* lines of an unfinished chunk */
     size_t chunk_len;
-    char *plain;            /* standard input that is not a terminal */
+    char *plain;            /* standard input that is not a terminal: unread lines */
     size_t plain_len;
+    int eof;
     FILE *err;
 };
 
@@ -401,6 +404,8 @@ static int append_chunk(lt_repl *r, const char *line)
 }
 
 static void run_line(lt_repl *r, const char *line);
+static void on_readable(uv_poll_t *p, int status, int events);
+static void on_idle(uv_idle_t *idle);
 
 /* One line typed: adds it to the chunk; runs the chunk once complete. */
 static void on_line(lt_repl *r, const char *line)
@@ -552,14 +557,19 @@ static unsigned char complete(EditLine *el, int ch)
 /* ------------------------------------------------------------------ */
 /* reading                                                             */
 
-void lt_repl_quit(lt_repl *r)
+static void quit_as(lt_repl *r, int eof)
 {
     if (r->done)
         return;
     r->done = 1;
     r->prompt_shown = 0;
     if (r->ops.quit)
-        r->ops.quit(r->ops.ud);
+        r->ops.quit(r->ops.ud, eof);
+}
+
+void lt_repl_quit(lt_repl *r)
+{
+    quit_as(r, 0);
 }
 
 /* A fresh, empty line with its prompt. */
@@ -611,31 +621,74 @@ static void read_tty(lt_repl *r)
     new_prompt(r);
 }
 
+static int busy(lt_repl *r)
+{
+    return r->ops.busy && r->ops.busy(r->ops.ud);
+}
+
+static void input_on(lt_repl *r, int on)
+{
+    if (r->polling)
+        on ? uv_poll_start(&r->poll, UV_READABLE, on_readable) : uv_poll_stop(&r->poll);
+    if (r->idling)
+        on ? uv_idle_start(&r->idle, on_idle) : uv_idle_stop(&r->idle);
+}
+
+/* Runs the complete lines read so far, in order; a command that set a
+ * file running (run()) holds the next ones until it pauses or ends, so
+ * commands from a pipe see what the ones before them did. */
+static void drain_plain(lt_repl *r)
+{
+    while (!r->done && !busy(r)) {
+        char *nl = memchr(r->plain, '\n', r->plain_len);
+        if (!nl && !(r->eof && r->plain_len) && r->plain_len < LINE_MAX_PLAIN)
+            break;
+        size_t n = nl ? (size_t)(nl - r->plain) : r->plain_len; /* a last or overlong line */
+        char *line = strndup(r->plain, n);
+        size_t used = nl ? n + 1 : n;
+        memmove(r->plain, r->plain + used, r->plain_len - used);
+        r->plain_len -= used;
+        if (line)
+            on_line(r, line);
+        free(line);
+    }
+    if (r->eof && !r->plain_len)
+        quit_as(r, 1); /* the engine lets a file still running finish */
+}
+
 static void read_plain(lt_repl *r)
 {
-    char buf[4096];
-    ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
+    if (busy(r)) {
+        input_on(r, 0);
+        return;
+    }
+    ssize_t n = read(STDIN_FILENO, r->plain + r->plain_len, LINE_MAX_PLAIN - r->plain_len);
     if (n < 0 && (errno == EINTR || errno == EAGAIN))
         return;
     if (n <= 0) {
-        if (r->plain_len) { /* a last line without its newline */
-            r->plain[r->plain_len] = '\0';
-            r->plain_len = 0;
-            on_line(r, r->plain);
-        }
-        lt_repl_quit(r);
+        r->eof = 1;
+        input_on(r, 0);
+    } else {
+        r->plain_len += (size_t)n;
+    }
+    drain_plain(r);
+    if (busy(r))
+        input_on(r, 0);
+}
+
+void lt_repl_ready(lt_repl *r)
+{
+    /* (Inside a command, the loop running it looks again when it returns.) */
+    if (!r || r->tty || r->done || !r->reading)
         return;
-    }
-    for (ssize_t i = 0; i < n && !r->done; i++) {
-        if (buf[i] != '\n') {
-            if (r->plain_len < LINE_MAX_PLAIN)
-                r->plain[r->plain_len++] = buf[i];
-            continue;
-        }
-        r->plain[r->plain_len] = '\0';
-        r->plain_len = 0;
-        on_line(r, r->plain);
-    }
+    drain_plain(r);
+    if (!r->done && !r->eof && !busy(r))
+        input_on(r, 1);
+}
+
+static void on_idle(uv_idle_t *idle)
+{
+    read_plain(idle->data);
 }
 
 static void on_readable(uv_poll_t *p, int status, int events)
@@ -739,15 +792,22 @@ lt_repl *lt_repl_new(uv_loop_t *loop, lt_host *h, lt_output *out, int script, in
         setvbuf(r->err, NULL, _IOLBF, 0);
     out->around = around_output;
     out->around_ud = r;
-    uv_poll_init(loop, &r->poll, STDIN_FILENO);
-    r->poll.data = r;
+    r->loop = loop;
     return r;
 }
 
 void lt_repl_start(lt_repl *r)
 {
-    uv_poll_start(&r->poll, UV_READABLE, on_readable);
-    r->polling = 1;
+    if (uv_poll_init(r->loop, &r->poll, STDIN_FILENO) == 0) {
+        r->poll.data = r;
+        uv_poll_start(&r->poll, UV_READABLE, on_readable);
+        r->polling = 1;
+    } else {
+        uv_idle_init(r->loop, &r->idle);
+        r->idle.data = r;
+        uv_idle_start(&r->idle, on_idle);
+        r->idling = 1;
+    }
     new_prompt(r);
 }
 
@@ -760,6 +820,11 @@ void lt_repl_close(lt_repl *r)
         uv_poll_stop(&r->poll);
         uv_close((uv_handle_t *)&r->poll, NULL);
         r->polling = 0;
+    }
+    if (r->idling) {
+        uv_idle_stop(&r->idle);
+        uv_close((uv_handle_t *)&r->idle, NULL);
+        r->idling = 0;
     }
     save_history(r);
 }

@@ -29,7 +29,12 @@ typedef struct lt_repl lt_repl;
 
 typedef struct lt_repl_ops {
     void (*after_command)(void *ud);
-    void (*quit)(void *ud);
+    /* The user is done: exit(), Ctrl-D, or (eof 1) the end of commands
+     * from a pipe or file, after which a capture still running may
+     * finish first. */
+    void (*quit)(void *ud, int eof);
+    /* A file is being read (run()): commands from a pipe wait. */
+    int (*busy)(void *ud);
     void *ud;
 } lt_repl_ops;
 
@@ -67,6 +72,9 @@ void lt_repl_show_packet(lt_repl *r);
 /* Where the host's reports go while the REPL runs: through the prompt
  * redraw. */
 FILE *lt_repl_errfile(lt_repl *r);
+
+/* The capture paused or ended: commands from a pipe held by busy() go on. */
+void lt_repl_ready(lt_repl *r);
 
 /* Ends the session as Ctrl-D does (exit()). */
 void lt_repl_quit(lt_repl *r);
