@@ -741,7 +741,9 @@ static int setup_editor(lt_repl *r, char *err, size_t errlen)
     el_set(r->el, EL_SIGNAL, 0); /* signals are the engine's (signals.h) */
     el_set(r->el, EL_PROMPT, el_prompt);
     el_set(r->el, EL_HIST, history, r->hist);
-    el_set(r->el, EL_ADDFN, "lt-complete", "complete Lua names and fields", complete);
+    /* The wide call: the narrow el_set copies the name and help text and
+     * never frees them. */
+    el_wset(r->el, EL_ADDFN, L"lt-complete", L"complete Lua names and fields", complete);
     el_set(r->el, EL_BIND, "^I", "lt-complete", NULL);
     el_set(r->el, EL_BIND, "^R", "em-inc-search-prev", NULL);
     load_history(r);
