@@ -6,6 +6,7 @@
 #include "filter.h"
 #include "lcodec.h"
 #include "lresp.h"
+#include "lintrospect.h"
 #include "lfiles.h"
 #include "sha256.h"
 #include "lpacket.h"
@@ -495,7 +496,8 @@ static int api_sha256(lua_State *L)
 
 /* require("lunatap.config"): the settings dissectors and scripts read;
  * require("lunatap.codec"): inflate, unmask, sha256 in C;
- * require("lunatap.resp_scan"): the redis dissector's common messages. */
+ * require("lunatap.resp_scan"): the redis dissector's common messages;
+ * require("lunatap.introspect"): kind, fields, expired, keep. */
 static void preload_config(lt_engine *e)
 {
     lua_State *L = e->host->L;
@@ -509,6 +511,8 @@ static void preload_config(lt_engine *e)
     lt_host_preload(e->host, "lunatap.codec");
     lt_resp_push_module(L);
     lt_host_preload(e->host, "lunatap.resp_scan");
+    lt_introspect_push_module(L);
+    lt_host_preload(e->host, "lunatap.introspect");
     lt_host_guard(e->host, g);
 }
 

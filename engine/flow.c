@@ -259,6 +259,25 @@ const lt_flow_stats *lt_flow_stats_get(const lt_flow_table *t)
     return &t->st;
 }
 
+void lt_flow_walk_start(const lt_flow_table *t, lt_flow_walk *w)
+{
+    for (int c = 0; c < LT_FC_COUNT; c++)
+        w->at[c] = t->lists[c].tail;
+}
+
+lt_flow *lt_flow_walk_next(lt_flow_walk *w)
+{
+    int best = -1;
+    for (int c = 0; c < LT_FC_COUNT; c++)
+        if (w->at[c] && (best < 0 || w->at[c]->last > w->at[best]->last))
+            best = c;
+    if (best < 0)
+        return NULL;
+    lt_flow *f = w->at[best];
+    w->at[best] = f->prev;
+    return f;
+}
+
 /* ---- keys ---- */
 
 static int endpoint_cmp(const uint8_t *a, uint16_t pa, const uint8_t *b, uint16_t pb)

@@ -113,6 +113,19 @@ int lt_flow_charge(lt_flow_table *t, lt_flow *f, long delta);
 
 const lt_flow_stats *lt_flow_stats_get(const lt_flow_table *t);
 
+/* A walk over the open flows, most recently active first: a merge of the
+ * class lists from their tails, by `last` (a list a little out of order,
+ * see lt_flow_touch, comes out in its own order). O(classes) a step, no
+ * allocation. The table must not change while a walk is under way. */
+typedef struct lt_flow_walk {
+    lt_flow *at[LT_FC_COUNT];
+} lt_flow_walk;
+
+void lt_flow_walk_start(const lt_flow_table *t, lt_flow_walk *w);
+
+/* The next flow, or NULL when all were seen. */
+lt_flow *lt_flow_walk_next(lt_flow_walk *w);
+
 /* Direction index of a packet on its flow: 0 from the client, 1 from the server. */
 static inline int lt_flow_dir(const lt_flow *f, int from0)
 {

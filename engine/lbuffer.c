@@ -25,7 +25,7 @@ static const int_accessor int_accessors[] = {
 static lt_buffer *check_buf(lua_State *L, int idx)
 {
     lt_buffer *b = luaL_checkudata(L, idx, LT_BUFFER_MT);
-    if (b->epoch && *b->epoch != b->gen)
+    if (lt_buffer_is_expired(b))
         luaL_error(L, "expired buffer: a buffer is valid only during the callback that "
                       "received it (copy what you need with buf:bytes())");
     return b;
@@ -148,7 +148,7 @@ static int buf_hex(lua_State *L)
 static int buf_tostring(lua_State *L)
 {
     lt_buffer *b = luaL_checkudata(L, 1, LT_BUFFER_MT);
-    if (b->epoch && *b->epoch != b->gen)
+    if (lt_buffer_is_expired(b))
         lua_pushliteral(L, "buffer (expired)");
     else
         lua_pushfstring(L, "buffer (%I bytes)", (lua_Integer)b->len);
@@ -158,7 +158,7 @@ static int buf_tostring(lua_State *L)
 static int buf_expired(lua_State *L)
 {
     lt_buffer *b = luaL_checkudata(L, 1, LT_BUFFER_MT);
-    lua_pushboolean(L, b->epoch && *b->epoch != b->gen);
+    lua_pushboolean(L, lt_buffer_is_expired(b));
     return 1;
 }
 
@@ -179,6 +179,14 @@ void lt_buffer_push_view(lua_State *L, const uint8_t *p, size_t len, const uint3
     push_buffer(L, p, len, epoch);
 }
 
+void lt_buffer_push_owned(lua_State *L, const uint8_t *p, size_t len, int owner)
+{
+    owner = lua_absindex(L, owner);
+    push_buffer(L, p, len, NULL);
+    lua_pushvalue(L, owner);
+    lua_setiuservalue(L, -2, 1);
+}
+
 const uint8_t *lt_buffer_test(lua_State *L, int idx, size_t *len)
 {
     if (!luaL_testudata(L, idx, LT_BUFFER_MT))
@@ -192,9 +200,7 @@ int lt_buffer_api_new(lua_State *L)
 {
     size_t len;
     const char *s = luaL_checklstring(L, 1, &len);
-    push_buffer(L, (const uint8_t *)s, len, NULL);
-    lua_pushvalue(L, 1);
-    lua_setiuservalue(L, -2, 1);
+    lt_buffer_push_owned(L, (const uint8_t *)s, len, 1);
     return 1;
 }
 

@@ -32,6 +32,16 @@ void lt_buffer_open(lua_State *L);
 /* Pushes a view of p[0..len) valid while *epoch stays as it is now. */
 void lt_buffer_push_view(lua_State *L, const uint8_t *p, size_t len, const uint32_t *epoch);
 
+/* Pushes a view of p[0..len) that never expires: the bytes belong to the
+ * value at index owner, which the view and its sub-views keep alive. */
+void lt_buffer_push_owned(lua_State *L, const uint8_t *p, size_t len, int owner);
+
+/* True when b's bytes have gone (its epoch moved on). */
+static inline int lt_buffer_is_expired(const lt_buffer *b)
+{
+    return b->epoch && *b->epoch != b->gen;
+}
+
 /* The bytes of a live buffer at idx, or NULL when idx is not a buffer;
  * raises "expired buffer" for an expired one. */
 const uint8_t *lt_buffer_test(lua_State *L, int idx, size_t *len);

@@ -17,8 +17,20 @@ static const char *const kind_names[] = {
     "packet", "eth", "sll", "ip", "tcp", "udp", "icmp", "arp", "tcp options",
 };
 
+/* A kept packet: one userdata holding the frame, its bytes and their
+ * decoding (whose pointers point into `bytes`). It has no metatable and is
+ * reachable only as the user value of the objects made from it. */
+typedef struct kept_copy {
+    lt_frame frame;
+    lt_packet pkt;
+    uint8_t bytes[];
+} kept_copy;
+
+/* A packet or layer object. Live (kept NULL): reads h->cur while the packet
+ * epoch is still gen. Kept: reads its copy, and holds it as user value 1. */
 typedef struct lt_obj {
     lt_host *h;
+    const kept_copy *kept;
     uint32_t gen;
     uint8_t kind;
 } lt_obj;
@@ -39,27 +51,46 @@ typedef struct lt_obj {
 enum field { F_NONE, FIELDS(AS_ENUM) F_COUNT };
 static const char *const field_names[] = { "", FIELDS(AS_NAME) };
 
-static const lt_packet *current(lua_State *L, const lt_obj *o)
+static int is_expired(const lt_obj *o)
 {
-    if (o->gen != o->h->epoch[LT_EPOCH_PACKET] || !o->h->cur)
+    return !o->kept && (o->gen != o->h->epoch[LT_EPOCH_PACKET] || !o->h->cur);
+}
+
+/* The decoded packet an object reads: the one check every read goes through. */
+static const lt_packet *packet_of(lua_State *L, const lt_obj *o)
+{
+    if (o->kept)
+        return &o->kept->pkt;
+    if (is_expired(o))
         luaL_error(L, "expired %s: a packet is valid only during the handler that received it "
-                      "(copy the fields you need)", kind_names[o->kind]);
+                      "(copy the fields you need, or keep it with introspect.keep)",
+                   kind_names[o->kind]);
     return o->h->cur;
 }
 
-static void push_obj(lua_State *L, lt_host *h, uint8_t kind, const char *mt)
+/* A new object like `from` (same packet, same liveness) of another kind. */
+static void push_obj(lua_State *L, const lt_obj *from, uint8_t kind, const char *mt)
 {
-    lt_obj *o = lua_newuserdatauv(L, sizeof *o, 0);
-    o->h = h;
-    o->gen = h->epoch[LT_EPOCH_PACKET];
+    lt_obj *o = lua_newuserdatauv(L, sizeof *o, from->kept ? 1 : 0);
+    *o = *from;
     o->kind = kind;
     luaL_setmetatable(L, mt);
 }
 
-static void push_layer(lua_State *L, lt_host *h, int present, uint8_t kind)
+/* A layer of the object at index self; a kept one holds the copy too. */
+static void push_child(lua_State *L, const lt_obj *from, int self, uint8_t kind)
+{
+    push_obj(L, from, kind, LAYER_MT);
+    if (from->kept) {
+        lua_getiuservalue(L, self, 1);
+        lua_setiuservalue(L, -2, 1);
+    }
+}
+
+static void push_layer(lua_State *L, const lt_obj *o, int self, int present, uint8_t kind)
 {
     if (present)
-        push_obj(L, h, kind, LAYER_MT);
+        push_child(L, o, self, kind);
     else
         lua_pushnil(L);
 }
@@ -94,12 +125,21 @@ static void push_hwaddr(lua_State *L, const uint8_t *a, int n, int is_proto)
     }
 }
 
-static void push_payload(lua_State *L, lt_host *h, const lt_packet *p, uint32_t off, uint32_t n)
+/* A live packet's buffers expire with it; a kept one's hold the copy. */
+static void push_payload(lua_State *L, const lt_obj *o, int self, const lt_packet *p,
+                         uint32_t off, uint32_t n)
 {
-    lt_buffer_push_view(L, p->frame->data + off, n, &h->epoch[LT_EPOCH_PACKET]);
+    const uint8_t *bytes = p->frame->data + off;
+    if (!o->kept) {
+        lt_buffer_push_view(L, bytes, n, &o->h->epoch[LT_EPOCH_PACKET]);
+        return;
+    }
+    lua_getiuservalue(L, self, 1);
+    lt_buffer_push_owned(L, bytes, n, -1);
+    lua_remove(L, -2);
 }
 
-static int packet_field(lua_State *L, lt_host *h, const lt_packet *p, int f)
+static int packet_field(lua_State *L, const lt_obj *o, int self, const lt_packet *p, int f)
 {
     const lt_frame *fr = p->frame;
     switch (f) {
@@ -113,15 +153,15 @@ static int packet_field(lua_State *L, lt_host *h, const lt_packet *p, int f)
     case F_truncated: lua_pushboolean(L, p->truncated); break;
     case F_invalid: lua_pushboolean(L, p->invalid); break;
     case F_problem: if (p->problem) lua_pushstring(L, p->problem); else lua_pushnil(L); break;
-    case F_eth: push_layer(L, h, p->has_eth, K_ETH); break;
-    case F_sll: push_layer(L, h, p->has_sll, K_SLL); break;
-    case F_ip: push_layer(L, h, p->l3 == LT_L3_IPV4 || p->l3 == LT_L3_IPV6, K_IP); break;
-    case F_arp: push_layer(L, h, p->l3 == LT_L3_ARP, K_ARP); break;
-    case F_tcp: push_layer(L, h, p->l4 == LT_L4_TCP, K_TCP); break;
-    case F_udp: push_layer(L, h, p->l4 == LT_L4_UDP, K_UDP); break;
-    case F_icmp: push_layer(L, h, p->l4 == LT_L4_ICMP || p->l4 == LT_L4_ICMPV6, K_ICMP); break;
-    case F_payload: push_payload(L, h, p, p->payload_off, p->payload_len); break;
-    case F_data: push_payload(L, h, p, 0, fr->caplen); break;
+    case F_eth: push_layer(L, o, self, p->has_eth, K_ETH); break;
+    case F_sll: push_layer(L, o, self, p->has_sll, K_SLL); break;
+    case F_ip: push_layer(L, o, self, p->l3 == LT_L3_IPV4 || p->l3 == LT_L3_IPV6, K_IP); break;
+    case F_arp: push_layer(L, o, self, p->l3 == LT_L3_ARP, K_ARP); break;
+    case F_tcp: push_layer(L, o, self, p->l4 == LT_L4_TCP, K_TCP); break;
+    case F_udp: push_layer(L, o, self, p->l4 == LT_L4_UDP, K_UDP); break;
+    case F_icmp: push_layer(L, o, self, p->l4 == LT_L4_ICMP || p->l4 == LT_L4_ICMPV6, K_ICMP); break;
+    case F_payload: push_payload(L, o, self, p, p->payload_off, p->payload_len); break;
+    case F_data: push_payload(L, o, self, p, 0, fr->caplen); break;
     default: return 0;
     }
     return 1;
@@ -219,7 +259,7 @@ static int tcp_options_field(lua_State *L, const lt_tcp *t, int f)
     return 1;
 }
 
-static int tcp_field(lua_State *L, lt_host *h, const lt_packet *p, int f)
+static int tcp_field(lua_State *L, const lt_obj *o, int self, const lt_packet *p, int f)
 {
     const lt_tcp *t = &p->tcp;
     char flags[12];
@@ -244,7 +284,7 @@ static int tcp_field(lua_State *L, lt_host *h, const lt_packet *p, int f)
     case F_csum: lua_pushinteger(L, t->csum); break;
     case F_hlen: lua_pushinteger(L, t->hdr_len); break;
     case F_len: lua_pushinteger(L, p->payload_len); break;
-    case F_options: push_obj(L, h, K_TCPOPT, LAYER_MT); break;
+    case F_options: push_child(L, o, self, K_TCPOPT); break;
     default: return 0;
     }
     return 1;
@@ -301,26 +341,31 @@ static int arp_field(lua_State *L, const lt_packet *p, int f)
     return 1;
 }
 
+/* Pushes field f of the object at index self, or nothing (returning 0)
+ * when its kind has no such field. */
+static int read_field(lua_State *L, const lt_obj *o, int self, const lt_packet *p, int f)
+{
+    switch (o->kind) {
+    case K_PACKET: return packet_field(L, o, self, p, f);
+    case K_ETH: return eth_field(L, p, f);
+    case K_SLL: return sll_field(L, p, f);
+    case K_IP: return ip_field(L, p, f);
+    case K_TCP: return tcp_field(L, o, self, p, f);
+    case K_UDP: return udp_field(L, p, f);
+    case K_ICMP: return icmp_field(L, p, f);
+    case K_ARP: return arp_field(L, p, f);
+    case K_TCPOPT: return tcp_options_field(L, &p->tcp, f);
+    }
+    return 0;
+}
+
 static int obj_index(lua_State *L)
 {
     lt_obj *o = lua_touserdata(L, 1);
     lua_pushvalue(L, 2);
     int f = lua_rawget(L, lua_upvalueindex(1)) == LUA_TNUMBER ? (int)lua_tointeger(L, -1) : F_NONE;
     lua_pop(L, 1);
-    const lt_packet *p = current(L, o);
-    int found = 0;
-    switch (o->kind) {
-    case K_PACKET: found = packet_field(L, o->h, p, f); break;
-    case K_ETH: found = eth_field(L, p, f); break;
-    case K_SLL: found = sll_field(L, p, f); break;
-    case K_IP: found = ip_field(L, p, f); break;
-    case K_TCP: found = tcp_field(L, o->h, p, f); break;
-    case K_UDP: found = udp_field(L, p, f); break;
-    case K_ICMP: found = icmp_field(L, p, f); break;
-    case K_ARP: found = arp_field(L, p, f); break;
-    case K_TCPOPT: found = tcp_options_field(L, &p->tcp, f); break;
-    }
-    if (!found)
+    if (!read_field(L, o, 1, packet_of(L, o), f))
         lua_pushnil(L); /* an unknown field reads as nil, like a table */
     return 1;
 }
@@ -334,8 +379,8 @@ static int obj_newindex(lua_State *L)
 static int obj_tostring(lua_State *L)
 {
     lt_obj *o = lua_touserdata(L, 1);
-    int live = o->gen == o->h->epoch[LT_EPOCH_PACKET];
-    lua_pushfstring(L, "%s%s", kind_names[o->kind], live ? "" : " (expired)");
+    const char *state = o->kept ? " (kept)" : is_expired(o) ? " (expired)" : "";
+    lua_pushfstring(L, "%s%s", kind_names[o->kind], state);
     return 1;
 }
 
@@ -364,5 +409,71 @@ void lt_packet_open(lua_State *L)
 
 void lt_packet_push(lua_State *L, lt_host *h)
 {
-    push_obj(L, h, K_PACKET, PACKET_MT);
+    lt_obj live = { h, NULL, h->epoch[LT_EPOCH_PACKET], K_PACKET };
+    push_obj(L, &live, K_PACKET, PACKET_MT);
+}
+
+void lt_packet_push_kept(lua_State *L, lt_host *h, const lt_frame *f)
+{
+    kept_copy *k = lua_newuserdatauv(L, sizeof *k + f->caplen, 0);
+    k->frame = *f;
+    k->frame.data = k->bytes;
+    if (f->caplen)
+        memcpy(k->bytes, f->data, f->caplen);
+    lt_decode(&k->pkt, &k->frame);
+    lt_obj kept = { h, k, 0, K_PACKET };
+    push_obj(L, &kept, K_PACKET, PACKET_MT);
+    lua_pushvalue(L, -2);
+    lua_setiuservalue(L, -2, 1);
+    lua_remove(L, -2);
+}
+
+static const lt_obj *test_obj(lua_State *L, int idx)
+{
+    const lt_obj *o = luaL_testudata(L, idx, PACKET_MT);
+    return o ? o : luaL_testudata(L, idx, LAYER_MT);
+}
+
+int lt_packet_keep(lua_State *L, int idx)
+{
+    const lt_obj *o = luaL_testudata(L, idx, PACKET_MT);
+    if (!o)
+        return luaL_typeerror(L, idx, "packet");
+    if (o->kept)
+        lua_pushvalue(L, idx); /* a copy never changes: no need for another */
+    else
+        lt_packet_push_kept(L, o->h, packet_of(L, o)->frame);
+    return 1;
+}
+
+const char *lt_packet_kind(lua_State *L, int idx)
+{
+    const lt_obj *o = test_obj(L, idx);
+    return o ? kind_names[o->kind] : NULL;
+}
+
+int lt_packet_expired(lua_State *L, int idx)
+{
+    const lt_obj *o = test_obj(L, idx);
+    return o && is_expired(o);
+}
+
+/* Probes every field code through read_field(), so the list is whatever
+ * __index answers and cannot drift from it. */
+int lt_packet_fields(lua_State *L, int idx, const char **names, int max)
+{
+    idx = lua_absindex(L, idx);
+    const lt_obj *o = test_obj(L, idx);
+    if (!o)
+        return -1;
+    const lt_packet *p = packet_of(L, o);
+    int n = 0;
+    for (int f = F_NONE + 1; f < F_COUNT && n < max; f++) {
+        if (!read_field(L, o, idx, p, f))
+            continue;
+        if (!lua_isnil(L, -1))
+            names[n++] = field_names[f];
+        lua_pop(L, 1);
+    }
+    return n;
 }

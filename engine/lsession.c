@@ -145,17 +145,22 @@ static int session_field(lua_State *L, const session_obj *s, int field)
     return 1;
 }
 
+/* Pushes field `field` of the session at index obj, or nothing (0). */
+static int read_field(lua_State *L, int obj, const session_obj *s, int field)
+{
+    if (field != S_data)
+        return session_field(L, s, field);
+    push_data(L, obj);
+    return 1;
+}
+
 static int session_index(lua_State *L)
 {
     session_obj *s = luaL_checkudata(L, 1, SESSION_MT);
     lua_pushvalue(L, 2);
     int field = lua_rawget(L, lua_upvalueindex(1)) == LUA_TNUMBER ? (int)lua_tointeger(L, -1) : S_NONE;
     lua_pop(L, 1);
-    if (field == S_data) {
-        push_data(L, 1);
-        return 1;
-    }
-    if (!session_field(L, s, field))
+    if (!read_field(L, 1, s, field))
         lua_pushnil(L);
     return 1;
 }
@@ -189,6 +194,29 @@ void lt_session_open(lua_State *L)
     lua_setfield(L, -2, "__tostring");
     lt_seal_metatable(L, "session");
     lua_pop(L, 1);
+}
+
+int lt_session_is(lua_State *L, int idx)
+{
+    return luaL_testudata(L, idx, SESSION_MT) != NULL;
+}
+
+/* Probes every field code through read_field(), as __index answers them. */
+int lt_session_fields(lua_State *L, int idx, const char **out, int max)
+{
+    idx = lua_absindex(L, idx);
+    const session_obj *s = luaL_testudata(L, idx, SESSION_MT);
+    if (!s)
+        return -1;
+    int n = 0;
+    for (int field = S_NONE + 1; field < S_COUNT && n < max; field++) {
+        if (!read_field(L, idx, s, field))
+            continue;
+        if (!lua_isnil(L, -1))
+            out[n++] = names[field];
+        lua_pop(L, 1);
+    }
+    return n;
 }
 
 void lt_session_push(lua_State *L, lt_flow *f)

@@ -16,6 +16,14 @@
 
 void lt_session_open(lua_State *L);
 
+/* For introspection: 1 when idx is a session object. */
+int lt_session_is(lua_State *L, int idx);
+
+/* Stores in out[] (at most max) the fields of the session at idx that read
+ * non-nil now ("data" always: reading it makes the table), in no
+ * particular order; returns how many, or -1 when idx is no session. */
+int lt_session_fields(lua_State *L, int idx, const char **out, int max);
+
 /* Pushes the session object of a live flow. */
 void lt_session_push(lua_State *L, lt_flow *f);
 

@@ -5,6 +5,7 @@
 #include "lsession.h"
 
 #include <lauxlib.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -330,6 +331,26 @@ void lt_track_advance(lt_track *t, double now)
 void lt_track_finish(lt_track *t)
 {
     lt_flow_end_all(t->flows, LT_FLOW_SHUTDOWN);
+}
+
+size_t lt_track_open_sessions(const lt_track *t)
+{
+    return (size_t)lt_flow_stats_get(t->flows)->active;
+}
+
+void lt_track_push_sessions(lt_track *t, lua_State *L, size_t max)
+{
+    size_t n = lt_track_open_sessions(t);
+    if (n > max)
+        n = max;
+    lua_createtable(L, n > INT_MAX ? INT_MAX : (int)n, 0);
+    lt_flow_walk w;
+    lt_flow_walk_start(t->flows, &w);
+    lt_flow *f;
+    for (size_t i = 0; i < n && (f = lt_flow_walk_next(&w)); i++) {
+        lt_session_push(L, f);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
 }
 
 void lt_track_stats(lt_track *t, lua_State *L)

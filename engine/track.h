@@ -50,6 +50,17 @@ void lt_track_advance(lt_track *t, double now);
 /* Ends every session (their end events run first), e.g. before "done". */
 void lt_track_finish(lt_track *t);
 
+/* Sessions the flow table holds now (the statistics' "sessions"): TCP and
+ * UDP, including TCP sessions that closed and stay until their closing
+ * timeout (their state says so). */
+size_t lt_track_open_sessions(const lt_track *t);
+
+/* Pushes an array of the session objects of at most `max` of those,
+ * most recently active first (see lt_flow_walk). The objects are the same
+ * the session events carry. It allocates Lua memory (charged to the
+ * script memory cap): call it in protected mode, or unguarded. */
+void lt_track_push_sessions(lt_track *t, lua_State *L, size_t max);
+
 /* Adds the tracking counters to the statistics table on top of the stack. */
 void lt_track_stats(lt_track *t, lua_State *L);
 
