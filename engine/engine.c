@@ -165,8 +165,11 @@ static void push_stats(lua_State *L, void *ud)
         lt_set_int(L, "files_bytes", fs->bytes_written);
         lt_set_int(L, "files_refused", fs->writes_refused);
     }
-    if (e->cfg->repl)
+    if (e->cfg->repl) {
         lt_set_int(L, "discarded_paused", e->discarded_paused);
+        lt_set_int(L, "last_kept", e->ring ? lt_ring_count(e->ring) : 0);
+        lt_set_int(L, "last_evicted", e->ring ? lt_ring_evicted(e->ring) : 0);
+    }
     if (e->track)
         lt_track_stats(e->track, L);
     if (e->timers)
@@ -202,6 +205,8 @@ static void dispatch_packet(lt_engine *e, const lt_frame *f)
         lt_host_expire(h, LT_EPOCH_PACKET);
     }
     lt_track_packet(e->track, &e->pkt);
+    if (e->ring)
+        lt_ring_push(e->ring, f);
 }
 
 /* One frame from the source: filter, write, decode, dispatch. Returns 0 to
@@ -768,6 +773,8 @@ static int start_repl(lt_engine *e)
         return -1;
     }
     e->host->err = lt_repl_errfile(e->repl);
+    if (!(e->ring = lt_ring_new(LT_REPL_RING_FRAMES, LT_REPL_RING_BYTES)))
+        fprintf(stderr, "lunatap: repl: no memory for last(n): it will show nothing\n");
     lt_signals_interrupt_mode(on_interrupt, e);
     uv_check_init(&e->loop, &e->flusher);
     e->flusher.data = e;
@@ -868,6 +875,7 @@ int lt_engine_run(const lt_config *cfg)
     if (e->host)
         e->host->err = stderr;
     lt_repl_free(e->repl);
+    lt_ring_free(e->ring);
     if (e->history_fd >= 0)
         close(e->history_fd);
     free(e->filter_text);

@@ -15,6 +15,7 @@
 #include "filter.h"
 #include "lfiles.h"
 #include "repl.h"
+#include "ring.h"
 #include "report.h"
 #include "source.h"
 #include "stopcond.h"
@@ -74,6 +75,7 @@ typedef struct lt_engine {
     volatile sig_atomic_t interrupt_at_prompt; /* Ctrl-C while the user was typing */
     char *filter_text;              /* filter(): the expression in force, or NULL */
     uint64_t discarded_paused;      /* live frames that came while paused */
+    lt_ring *ring;                  /* last(n): copies of the latest frames that passed */
     int quit_at_end;                /* commands ended during run(): stop at the file's end */
 } lt_engine;
 

@@ -24,6 +24,8 @@
 #include "output.h"
 
 #define LT_REPL_HISTORY_MAX 1000     /* entries kept in the history file */
+#define LT_REPL_RING_FRAMES 1000     /* last(n): packets kept ... */
+#define LT_REPL_RING_BYTES ((size_t)16 << 20) /* ... within this many bytes */
 
 typedef struct lt_repl lt_repl;
 

@@ -156,6 +156,47 @@ static int api_help(lua_State *L)
     return 0;
 }
 
+/* last([n]) -> the latest n packets that passed the filter (default 1),
+ * oldest first, as kept copies that stay valid. */
+static int api_last(lua_State *L)
+{
+    lt_engine *e = engine_of(L);
+    size_t have = e->ring ? lt_ring_count(e->ring) : 0;
+    lua_Integer n = luaL_optinteger(L, 1, 1);
+    luaL_argcheck(L, n >= 0, 1, "a count of 0 or more");
+    size_t k = (uint64_t)n < have ? (size_t)n : have;
+    lua_createtable(L, (int)k, 0);
+    for (size_t i = 0; i < k; i++) {
+        lt_packet_push_kept(L, e->host, lt_ring_get(e->ring, k - 1 - i));
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 1;
+}
+
+/* sessions([max]) -> the open sessions, most recently active first. */
+static int api_sessions(lua_State *L)
+{
+    lt_engine *e = engine_of(L);
+    lua_Integer n = luaL_optinteger(L, 1, 100);
+    luaL_argcheck(L, n >= 0 && n <= 1000000, 1, "a count from 0 to 1000000");
+    lt_track_push_sessions(e->track, L, (size_t)n);
+    return 1;
+}
+
+/* The REPL's `pkt`: the latest packet, unless the user set one. */
+static int env_index(lua_State *L)
+{
+    lt_engine *e = engine_of(L);
+    const char *k = lua_tostring(L, 2);
+    if (lua_type(L, 2) == LUA_TSTRING && strcmp(k, "pkt") == 0 && e->ring &&
+        lt_ring_count(e->ring) > 0) {
+        lt_packet_push_kept(L, e->host, lt_ring_get(e->ring, 0));
+        return 1;
+    }
+    lua_pushnil(L);
+    return 1;
+}
+
 /* exit(): as Ctrl-D. */
 static int api_exit(lua_State *L)
 {
@@ -170,7 +211,8 @@ void lt_replctl_env(lt_engine *e)
     static const luaL_Reg fns[] = {
         { "pause", api_pause }, { "resume", api_resume }, { "run", api_resume },
         { "step", api_step }, { "filter", api_filter }, { "help", api_help },
-        { "exit", api_exit }, { NULL, NULL },
+        { "exit", api_exit }, { "last", api_last }, { "sessions", api_sessions },
+        { NULL, NULL },
     };
     lua_State *L = e->host->L;
     lt_host_push_env(e->host, e->repl_script);
@@ -180,6 +222,11 @@ void lt_replctl_env(lt_engine *e)
     lua_getfield(L, -2, "load");
     lua_pushcclosure(L, api_load, 2);
     lua_setfield(L, -2, "load");
+    lua_createtable(L, 0, 1);
+    lua_pushlightuserdata(L, e);
+    lua_pushcclosure(L, env_index, 1);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, -2);
     lua_pop(L, 1);
 }
 
