@@ -289,14 +289,17 @@ static void show_error(lt_repl *r, const char *prefix)
     lua_pop(r->h->L, 1);
 }
 
-/* Shows the value on top of the stack (popped) with format(). */
-static void show_value(lt_repl *r)
+/* Calls lunatap.repl[fn] on the value on top of the stack (popped) and
+ * prints the text it returns on a line of its own. */
+static void show_with(lt_repl *r, const char *fn, const char *what)
 {
     lua_State *L = r->h->L;
-    lt_repl_push_fn(r, "format");
+    lt_repl_push_fn(r, fn);
     lua_insert(L, -2);
-    if (lt_host_call_keep(r->h, 1, 1, r->script, "showing a value") != LUA_OK) {
-        show_error(r, "cannot show the value: ");
+    if (lt_host_call_keep(r->h, 1, 1, r->script, what) != LUA_OK) {
+        char prefix[64];
+        snprintf(prefix, sizeof prefix, "cannot show the %s: ", what);
+        show_error(r, prefix);
         return;
     }
     size_t n;
@@ -308,22 +311,14 @@ static void show_value(lt_repl *r)
     lua_pop(L, 1);
 }
 
+static void show_value(lt_repl *r)
+{
+    show_with(r, "format", "value");
+}
+
 void lt_repl_show_packet(lt_repl *r)
 {
-    lua_State *L = r->h->L;
-    lt_repl_push_fn(r, "summary");
-    lua_insert(L, -2);
-    if (lt_host_call_keep(r->h, 1, 1, r->script, "showing a packet") != LUA_OK) {
-        show_error(r, "cannot show the packet: ");
-        return;
-    }
-    size_t n;
-    const char *s = lua_tolstring(L, -1, &n);
-    if (s) {
-        lt_output_write(r->out, s, n);
-        lt_output_write(r->out, "\n", 1);
-    }
-    lua_pop(L, 1);
+    show_with(r, "summary", "packet");
 }
 
 /* Compiles the chunk as "return CHUNK" (an expression) or as statements.

@@ -41,27 +41,27 @@ static int no_capture(lua_State *L, const lt_engine *e)
 }
 
 /* pause(): offline, reading stops; live, packets are counted and dropped. */
-static int api_pause(lua_State *L)
+static int set_running(lua_State *L, int paused)
 {
     lt_engine *e = engine_of(L);
     no_capture(L, e);
+    if (!paused && e->input_done)
+        return luaL_error(L, "the capture has ended (%I packets read)", (lua_Integer)e->c.packets);
     e->step_left = 0;
     e->showing = 0;
-    lt_engine_set_paused(e, 1);
+    lt_engine_set_paused(e, paused);
     return 0;
+}
+
+static int api_pause(lua_State *L)
+{
+    return set_running(L, 1);
 }
 
 /* resume() and run(): reading goes on (a file: to its end, or pause()). */
 static int api_resume(lua_State *L)
 {
-    lt_engine *e = engine_of(L);
-    no_capture(L, e);
-    if (e->input_done)
-        return luaL_error(L, "the capture has ended (%I packets read)", (lua_Integer)e->c.packets);
-    e->step_left = 0;
-    e->showing = 0;
-    lt_engine_set_paused(e, 0);
-    return 0;
+    return set_running(L, 0);
 }
 
 /* step([n]): n more packets that pass the filter, each shown; the capture
