@@ -477,7 +477,9 @@ static size_t common_prefix(lua_State *L, int t, lua_Integer n, const char **fir
     return len;
 }
 
-static void list_candidates(lt_repl *r, int t, lua_Integer n)
+/* Lists the candidates as readline lists file names: each without the
+ * part they all share up to the last '.' or ':' of the word (skip bytes). */
+static void list_candidates(lt_repl *r, int t, lua_Integer n, size_t skip)
 {
     lua_State *L = r->h->L;
     int cols = 80;
@@ -487,6 +489,7 @@ static void list_candidates(lt_repl *r, int t, lua_Integer n)
         lua_rawgeti(L, t, i);
         size_t k = 0;
         lua_tolstring(L, -1, &k);
+        k = k > skip ? k - skip : 0;
         width = k > width ? k : width;
         lua_pop(L, 1);
     }
@@ -496,6 +499,7 @@ static void list_candidates(lt_repl *r, int t, lua_Integer n)
     for (lua_Integer i = 1; i <= n; i++) {
         lua_rawgeti(L, t, i);
         const char *s = lua_tostring(L, -1);
+        s = s && strlen(s) >= skip ? s + skip : s;
         int last = (size_t)i % per_row == 0 || i == n;
         if (last)
             fprintf(stdout, "%s\n", s ? s : "");
@@ -519,8 +523,14 @@ static unsigned char complete(EditLine *el, int ch)
     memcpy(before, li->buffer, before_len);
     before[before_len] = '\0';
     size_t word = 0;
-    while (word < before_len && is_word_char(before[before_len - word - 1]))
+    size_t skip = 0; /* the word up to its last '.' or ':' */
+    while (word < before_len && is_word_char(before[before_len - word - 1])) {
+        char c = before[before_len - word - 1];
         word++;
+        if (!skip && (c == '.' || c == ':'))
+            skip = word;
+    }
+    skip = skip ? word - skip + 1 : 0;
     lua_State *L = r->h->L;
     int g = lt_host_unguard(r->h);
     int rc = candidates(r, before);
@@ -542,7 +552,7 @@ static unsigned char complete(EditLine *el, int ch)
             res = CC_REFRESH;
         }
     } else if (n > 1) {
-        list_candidates(r, t, n);
+        list_candidates(r, t, n, skip);
         res = CC_REDISPLAY;
     }
     lua_settop(L, t - 1);

@@ -78,6 +78,12 @@ function M:wait_for(plain, timeout, count)
   error(("timed out waiting for %q; the screen:\n%s"):format(plain, screen), 2)
 end
 
+--- Types `line` and waits for its answer on the next line; the screen.
+function M:ask(line, answer, timeout)
+  self:type(line)
+  return self:wait_for(line .. "\n" .. answer, timeout)
+end
+
 --- The text after the last occurrence of `mark` on the screen.
 function M:after(mark)
   local screen = self:screen()
