@@ -10,11 +10,18 @@
  * and counted, so the kernel's ring keeps draining and the helper never
  * blocks on the engine. It exits when the engine closes its end, when a
  * send says the engine is gone, or (PR_SET_PDEATHSIG) when the engine dies.
+ *
+ * On fd 5, the control channel, the engine may ask for a new filter
+ * (filter() in the REPL): the helper compiles it against its handle, with
+ * the netmask it looked up at open, and installs it, and answers. The
+ * engine runs untrusted Lua, so every request is checked
+ * (lt_wire_parse_setfilter) and a malformed one only gets an error reply.
  */
 #include "livewire.h"
 #include "priv.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <pcap/pcap.h>
@@ -44,6 +51,9 @@ typedef struct opts {
 typedef struct helper {
     pcap_t *p;
     int sock;
+    int ctl;                        /* the control channel, -1 without one */
+    bpf_u_int32 netmask;            /* the device's, as at open, for pcap_compile */
+    unsigned char *req;             /* LT_WIRE_SETFILTER_MAX bytes: the request being read */
     lt_wire_stats *st;
     /* what pcap_stats said last, to accumulate across counter resets */
     unsigned last_recv, last_drop, last_ifdrop;
@@ -154,11 +164,13 @@ static void open_device(helper *h, const opts *o)
     activate(h, o);
     /* A device without nanosecond stamps gives microseconds in tv_usec. */
     h->ts_mul = pcap_get_tstamp_precision(h->p) == PCAP_TSTAMP_PRECISION_NANO ? 1 : 1000;
-    if (!o->filter)
-        return;
+    /* Looked up once, for -f and for the filters the engine asks for later. */
     bpf_u_int32 net = 0, mask = PCAP_NETMASK_UNKNOWN;
     if (pcap_lookupnet(o->iface, &net, &mask, perr) != 0)
         mask = PCAP_NETMASK_UNKNOWN;
+    h->netmask = mask;
+    if (!o->filter)
+        return;
     struct bpf_program prog;
     if (pcap_compile(h->p, &prog, o->filter, 1, mask) != 0)
         send_error(h->sock, 2, "bad filter expression '%s': %s", o->filter, pcap_geterr(h->p));
@@ -228,6 +240,69 @@ static void on_packet(u_char *ud, const struct pcap_pkthdr *ph, const u_char *by
         flush(h);
 }
 
+/* The expression as a reply quotes it: the first 200 bytes, "..." after a
+ * longer one. */
+static void quote_expr(char *out, size_t outlen, const char *expr)
+{
+    size_t len = strlen(expr);
+    snprintf(out, outlen, "%.200s%s", expr, len > 200 ? "..." : "");
+}
+
+/* Compiles and installs expr; 0, or -1 with why in r->text. The old filter
+ * stays in force when either step fails. */
+static int set_filter(helper *h, const char *expr, lt_wire_filter_reply *r)
+{
+    char q[256];
+    struct bpf_program prog;
+    if (pcap_compile(h->p, &prog, expr, 1, h->netmask) != 0) {
+        quote_expr(q, sizeof q, expr);
+        snprintf(r->text, sizeof r->text, "bad filter expression '%s': %s", q, pcap_geterr(h->p));
+        return -1;
+    }
+    int rc = pcap_setfilter(h->p, &prog);
+    pcap_freecode(&prog);
+    if (rc != 0) {
+        quote_expr(q, sizeof q, expr);
+        snprintf(r->text, sizeof r->text, "cannot set the filter '%s': %s", q, pcap_geterr(h->p));
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads one request from the control channel and answers it. The bytes
+ * come from a process that runs untrusted Lua: a request that is not well
+ * formed gets an error reply, nothing else. */
+static void serve_request(helper *h)
+{
+    /* MSG_TRUNC: n is the request's real size, even when it did not fit. */
+    ssize_t n = recv(h->ctl, h->req, LT_WIRE_SETFILTER_MAX, MSG_DONTWAIT | MSG_TRUNC);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        h->gone = 1; /* the engine closed its end */
+        return;
+    }
+    if (n < 0)
+        return;
+    lt_wire_filter_reply r;
+    memset(&r, 0, sizeof r);
+    const char *expr;
+    int ok = lt_wire_parse_setfilter(h->req, (size_t)n, &r.seq, &expr, r.text, sizeof r.text) == 0;
+    /* Packets the old filter passed go out before the answer. */
+    flush(h);
+    if (h->gone)
+        return;
+    if (ok)
+        ok = set_filter(h, expr, &r) == 0;
+    r.type = ok ? LT_WIRE_FILTER_OK : LT_WIRE_FILTER_ERR;
+    if (ok)
+        r.text[0] = '\0';
+    for (char *c = r.text; *c; c++) /* one line, whatever the expression held */
+        if ((unsigned char)*c < 0x20)
+            *c = ' ';
+    if (send(h->ctl, &r, sizeof r, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno != EAGAIN &&
+        errno != EWOULDBLOCK && errno != ENOBUFS)
+        h->gone = 1; /* EPIPE: the engine is gone; a full socket: it is not reading, the reply is lost */
+}
+
 static uint64_t now_ms(void)
 {
     struct timespec ts;
@@ -239,13 +314,17 @@ static uint64_t now_ms(void)
  * returns when the engine is gone. */
 static void pump(helper *h)
 {
-    struct pollfd fds[2] = { { pcap_get_selectable_fd(h->p), POLLIN, 0 }, { h->sock, 0, 0 } };
+    /* poll() skips a negative fd: a helper without a control channel. */
+    struct pollfd fds[3] = { { pcap_get_selectable_fd(h->p), POLLIN, 0 }, { h->sock, 0, 0 },
+                             { h->ctl, POLLIN, 0 } };
     uint64_t next_stats = 0;
     while (!h->gone) {
-        int n = poll(fds, 2, LT_WIRE_STATS_MS);
+        int n = poll(fds, 3, LT_WIRE_STATS_MS);
         if (n < 0 && errno != EINTR)
             break;
-        /* The engine never writes: anything on its end means it closed. */
+        if (n < 0)
+            fds[0].revents = fds[1].revents = fds[2].revents = 0;
+        /* The engine never writes there: anything on its end means it closed. */
         if (fds[1].revents)
             break;
         for (int i = 0; i < 64 && !h->gone; i++) {
@@ -258,6 +337,10 @@ static void pump(helper *h)
                 break;
         }
         flush(h);
+        /* One request a turn, after the turn's packets went out; POLLHUP
+         * alone reads as end-of-file there. */
+        if (!h->gone && fds[2].revents)
+            serve_request(h);
         if (now_ms() >= next_stats) {
             refresh_stats(h);
             next_stats = now_ms() + LT_WIRE_STATS_MS;
@@ -277,7 +360,7 @@ static void say_hello(helper *h)
 int main(int argc, char **argv)
 {
     opts o;
-    helper h = { .sock = LT_WIRE_FD_SOCK, .used = sizeof(lt_wire_batch) };
+    helper h = { .sock = LT_WIRE_FD_SOCK, .ctl = -1, .used = sizeof(lt_wire_batch) };
     /* Ctrl-C reaches the whole process group: the engine stops, then closes
      * our socket, and that is when we go. */
     signal(SIGINT, SIG_IGN);
@@ -287,7 +370,10 @@ int main(int argc, char **argv)
     }
     h.st = mmap(NULL, sizeof *h.st, PROT_READ | PROT_WRITE, MAP_SHARED, LT_WIRE_FD_STATS, 0);
     h.buf = malloc(LT_WIRE_BATCH_MAX);
-    if (h.st == MAP_FAILED || !h.buf)
+    h.req = malloc(LT_WIRE_SETFILTER_MAX);
+    if (fcntl(LT_WIRE_FD_CTL, F_GETFD) >= 0)
+        h.ctl = LT_WIRE_FD_CTL;
+    if (h.st == MAP_FAILED || !h.buf || !h.req)
         send_error(h.sock, 1, "capture helper: %s%s", h.st == MAP_FAILED ? "no statistics page" : "out of memory", "");
     close(LT_WIRE_FD_STATS);
     open_device(&h, &o);
@@ -308,5 +394,6 @@ int main(int argc, char **argv)
     pump(&h);
     pcap_close(h.p);
     free(h.buf);
+    free(h.req);
     return 0;
 }

@@ -1,6 +1,7 @@
 /*
  * live.c — the engine's side of live capture: starting lunatap-capture,
- * reading its batches, reading its counters, and -D.
+ * reading its batches, reading its counters, asking it for a new filter,
+ * and -D.
  *
  * Ownership: a frame's bytes point into the message buffer, valid until the
  * next call to next() (frame.h); a message is received only once every
@@ -23,15 +24,19 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define HELLO_WAIT_MS 15000     /* opening a device takes milliseconds; this is "stuck" */
 #define REAP_WAIT_MS 2000       /* a helper told to stop gets this long before SIGKILL */
+#define FILTER_WAIT_MS 3000     /* compiling a filter takes milliseconds; this is "stuck" */
 
 typedef struct live_source {
     lt_source base;
     char name[128];             /* "-i IFACE", for messages */
     int sock;
+    int ctl;                    /* the control channel (livewire.h) */
+    uint32_t ctl_seq;           /* the last request's number */
     pid_t pid;                  /* 0 once reaped */
     int status;                 /* its wait status once reaped */
     lt_wire_stats *st;          /* the shared page */
@@ -157,6 +162,8 @@ static void live_close(lt_source *s)
     live_source *ls = (live_source *)s;
     if (ls->sock >= 0)
         close(ls->sock); /* the helper sees the socket close and exits */
+    if (ls->ctl >= 0)
+        close(ls->ctl);
     if (ls->pid && !reap(ls, REAP_WAIT_MS)) {
         kill(ls->pid, SIGKILL);
         reap(ls, REAP_WAIT_MS);
@@ -232,13 +239,16 @@ static void build_args(const lt_live_config *c, const char *filter, const char *
     argv[n] = NULL;
 }
 
-/* In the child: the socket on fd 3, the page on fd 4, then exec. */
-static void exec_helper(int sock, int page, char **argv)
+/* In the child: the socket on fd 3, the page on fd 4, the control channel
+ * on fd 5, then exec. */
+static void exec_helper(int sock, int page, int ctl, char **argv)
 {
-    /* Copies out of the way of fds 3 and 4, closed at exec (dup2 clears
+    /* Copies out of the way of fds 3 to 5, closed at exec (dup2 clears
      * close-on-exec on the numbers the helper is given). */
     int a = fcntl(sock, F_DUPFD_CLOEXEC, 10), b = fcntl(page, F_DUPFD_CLOEXEC, 10);
-    if (a < 0 || b < 0 || dup2(a, LT_WIRE_FD_SOCK) < 0 || dup2(b, LT_WIRE_FD_STATS) < 0)
+    int c = fcntl(ctl, F_DUPFD_CLOEXEC, 10);
+    if (a < 0 || b < 0 || c < 0 || dup2(a, LT_WIRE_FD_SOCK) < 0 || dup2(b, LT_WIRE_FD_STATS) < 0 ||
+        dup2(c, LT_WIRE_FD_CTL) < 0)
         _exit(126);
     /* The helper reads and prints nothing there: holding the engine's
      * stdout would keep a pipe (lunatap | head) open after the engine. */
@@ -253,9 +263,15 @@ static void exec_helper(int sock, int page, char **argv)
 
 static int spawn(live_source *ls, char **argv, char *err, size_t errlen)
 {
-    int sv[2];
+    int sv[2], cv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
         snprintf(err, errlen, "-i: socketpair: %s", strerror(errno));
+        return -1;
+    }
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, cv) != 0) {
+        snprintf(err, errlen, "-i: socketpair: %s", strerror(errno));
+        close(sv[0]);
+        close(sv[1]);
         return -1;
     }
     int page = memfd_create("lunatap-stats", MFD_CLOEXEC);
@@ -267,15 +283,19 @@ static int spawn(live_source *ls, char **argv, char *err, size_t errlen)
             close(page);
         close(sv[0]);
         close(sv[1]);
+        close(cv[0]);
+        close(cv[1]);
         return -1;
     }
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0)
-        exec_helper(sv[1], page, argv);
+        exec_helper(sv[1], page, cv[1], argv);
     close(sv[1]);
+    close(cv[1]);
     close(page);
     ls->sock = sv[0];
+    ls->ctl = cv[0];
     if (pid < 0) {
         snprintf(err, errlen, "-i: fork: %s", strerror(errno));
         return -1;
@@ -343,6 +363,7 @@ lt_source *lt_live_open(const lt_live_config *cfg, const char *filter, char *err
     ls->base.name = ls->name;
     ls->base.format = "live";
     ls->sock = -1;
+    ls->ctl = -1;
     snprintf(ls->name, sizeof ls->name, "-i %s", cfg->iface);
     build_args(cfg, filter, path, bufs, argv);
     if (spawn(ls, argv, err, errlen) != 0 || await_hello(ls, err, errlen, code) != 0) {
@@ -380,6 +401,101 @@ int lt_live_read_stats(const lt_source *s, lt_live_stats *out)
     out->dropped_handoff = load(&ls->st->dropped_handoff);
     out->forwarded = load(&ls->st->forwarded);
     return 0;
+}
+
+/* ---- filter() ---- */
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits for the answer to request `seq`: 0 OK, -1 with err set. Answers to
+ * earlier requests (one that timed out, then came) are skipped. */
+static int await_filter_reply(live_source *ls, uint32_t seq, char *err, size_t errlen)
+{
+    int64_t deadline = mono_ms() + FILTER_WAIT_MS;
+    for (;;) {
+        int64_t left = deadline - mono_ms();
+        if (left <= 0) {
+            snprintf(err, errlen, "the capture helper did not answer within %d s", FILTER_WAIT_MS / 1000);
+            return -1;
+        }
+        struct pollfd pfd = { ls->ctl, POLLIN, 0 };
+        int r = poll(&pfd, 1, (int)left);
+        if (r < 0 && errno == EINTR) /* SIGUSR1, a SIGINT: the wait goes on */
+            continue;
+        if (r < 0) {
+            snprintf(err, errlen, "the capture helper's control channel: poll: %s", strerror(errno));
+            return -1;
+        }
+        if (r == 0)
+            continue; /* the deadline says so above */
+        lt_wire_filter_reply m;
+        unsigned char buf[sizeof m];
+        ssize_t n = recv(ls->ctl, buf, sizeof buf, MSG_DONTWAIT | MSG_TRUNC);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+            continue;
+        if (n <= 0) {
+            snprintf(err, errlen, "the capture helper has ended");
+            return -1;
+        }
+        if (lt_wire_parse_filter_reply(buf, (size_t)n, &m) != 0) {
+            snprintf(err, errlen, "the capture helper sent %zd bytes that are not a filter reply", n);
+            return -1;
+        }
+        if (m.seq != seq)
+            continue;
+        if (m.type == LT_WIRE_FILTER_OK)
+            return 0;
+        snprintf(err, errlen, "%s", m.text[0] ? m.text : "the capture helper refused the filter");
+        return -1;
+    }
+}
+
+int lt_live_set_filter(lt_source *s, const char *expr, char *err, size_t errlen)
+{
+    live_source *ls = as_live(s);
+    if (!ls) {
+        snprintf(err, errlen, "not a live capture");
+        return -1;
+    }
+    size_t len = strlen(expr);
+    if (len > LT_WIRE_FILTER_MAX) {
+        snprintf(err, errlen, "the filter expression is %zu bytes; at most %u are accepted", len,
+                 LT_WIRE_FILTER_MAX);
+        return -1;
+    }
+    if (ls->ctl < 0 || !ls->pid) {
+        snprintf(err, errlen, "the capture helper has ended");
+        return -1;
+    }
+    unsigned char *msg = malloc(LT_WIRE_SETFILTER_MAX);
+    if (!msg) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    uint32_t seq = ++ls->ctl_seq;
+    if (seq == 0) /* 0 answers an unreadable request: never ours */
+        seq = ls->ctl_seq = 1;
+    size_t n = lt_wire_build_setfilter(msg, LT_WIRE_SETFILTER_MAX, seq, expr);
+    ssize_t sent;
+    do
+        sent = send(ls->ctl, msg, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+    while (sent < 0 && errno == EINTR);
+    free(msg);
+    if (sent < 0) {
+        if (errno == EPIPE || errno == ECONNRESET)
+            snprintf(err, errlen, "the capture helper has ended");
+        else if (errno == EAGAIN || errno == EWOULDBLOCK)
+            snprintf(err, errlen, "the capture helper is not reading its requests");
+        else
+            snprintf(err, errlen, "the capture helper's control channel: send: %s", strerror(errno));
+        return -1;
+    }
+    return await_filter_reply(ls, seq, err, errlen);
 }
 
 /* ---- -D ---- */

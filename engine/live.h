@@ -66,5 +66,19 @@ int lt_live_pending(const lt_source *s);
  * when s is not a live source. Safe to call from any callback. */
 int lt_live_read_stats(const lt_source *s, lt_live_stats *out);
 
+/* Replaces the kernel filter of a running capture with expr ("" removes
+ * it), as -f set it at open: the helper compiles expr against its handle
+ * (the device's link type and netmask) and installs it. Blocks until the
+ * helper answers, at most 3 s; frames keep arriving on lt_live_fd()
+ * meanwhile and are read afterwards. Frames already on their way were
+ * captured under the old filter (the caller filters them again). 0 once
+ * the new filter is in force; -1 with a one-line message in err, the old
+ * filter still in force: libpcap's reason for a bad expression ("bad filter
+ * expression 'EXPR': ..."), an expression over LT_WIRE_FILTER_MAX (65535)
+ * bytes, "the capture helper has ended", "the capture helper did not
+ * answer within 3 s" (then the helper may still install expr later; its
+ * late answer is skipped by the next call). */
+int lt_live_set_filter(lt_source *s, const char *expr, char *err, size_t errlen);
+
 
 #endif

@@ -9,6 +9,8 @@
  * nested in the command that asked for them.
  */
 #include "engine_int.h"
+#include "live.h"
+#include "livewire.h"
 #include "lpacket.h"
 
 #include <lauxlib.h>
@@ -17,16 +19,6 @@
 #include <string.h>
 
 #define STEP_MAX 1000000000ll
-
-#ifndef LT_LIVE_HAS_SET_FILTER /* until the helper's side lands */
-static int lt_live_set_filter(lt_source *src, const char *expr, char *err, size_t errlen)
-{
-    (void)src;
-    (void)expr;
-    snprintf(err, errlen, "changing the filter of a live capture is not supported yet");
-    return -1;
-}
-#endif
 
 static lt_engine *engine_of(lua_State *L)
 {
@@ -90,8 +82,14 @@ static int api_filter(lua_State *L)
             lua_pushnil(L);
         return 1;
     }
-    const char *expr = luaL_checkstring(L, 1);
+    size_t len;
+    const char *expr = luaL_checklstring(L, 1, &len);
     no_capture(L, e);
+    if (strlen(expr) != len)
+        return luaL_error(L, "filter: the expression holds a NUL byte");
+    if (e->live && len > LT_WIRE_FILTER_MAX) /* what the helper takes in one request */
+        return luaL_error(L, "filter: the expression is %I bytes; at most %I are accepted live",
+                          (lua_Integer)len, (lua_Integer)LT_WIRE_FILTER_MAX);
     char err[1024];
     lt_filter *f = NULL;
     if (expr[0] && !(f = lt_filter_new(expr, e->src->linktype, err, sizeof err)))
