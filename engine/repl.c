@@ -289,14 +289,18 @@ static void show_error(lt_repl *r, const char *prefix)
     lua_pop(r->h->L, 1);
 }
 
-/* Calls lunatap.repl[fn] on the value on top of the stack (popped) and
+/* Calls lunatap.repl[fn] on the value on top of the stack (popped), with
+ * { env = the REPL's environment } so functions print by their names, and
  * prints the text it returns on a line of its own. */
 static void show_with(lt_repl *r, const char *fn, const char *what)
 {
     lua_State *L = r->h->L;
     lt_repl_push_fn(r, fn);
     lua_insert(L, -2);
-    if (lt_host_call_keep(r->h, 1, 1, r->script, what) != LUA_OK) {
+    lua_createtable(L, 0, 1);
+    lt_host_push_env(r->h, r->script);
+    lua_setfield(L, -2, "env");
+    if (lt_host_call_keep(r->h, 2, 1, r->script, what) != LUA_OK) {
         char prefix[64];
         snprintf(prefix, sizeof prefix, "cannot show the %s: ", what);
         show_error(r, prefix);

@@ -259,6 +259,21 @@ describe("repl format", function()
     assert.are.equal("... (cut at 200 lines)", full[200])
   end)
 
+  it("a big table costs what is shown: a million items, 50,000 keys (past 10,000: table order)", function()
+    assert.are.equal("{1, 2, ... 999998 more}",
+                     fmt("(function() local t = {} for i = 1, 1000000 do t[i] = i end return t end)()",
+                         "{ items = 2 }"))
+    local out = fmt("(function() local t = {} for i = 1, 50000 do t['k' .. i] = i end return t end)()",
+                    "{ items = 2 }")
+    local a, b, more = out:match("^{k(%d+) = (%d+), k%d+ = %d+, %.%.%. (%d+) more}$")
+    assert.are.equal(a, b, out)
+    assert.are.equal("49998", more)
+    -- 10,000 keys are still sorted
+    assert.are.equal("{k1 = 1, k10 = 10, ... 9998 more}",
+                     fmt("(function() local t = {} for i = 1, 10000 do t['k' .. i] = i end return t end)()",
+                         "{ items = 2 }"))
+  end)
+
   it("names functions found in opts.env, else tostring", function()
     assert.are.equal("function: on", fmt("on", "{ env = _G }"))
     assert.are.equal("function: string.format", fmt("string.format", "{ env = _G }"))
@@ -465,5 +480,15 @@ print(R.help(42))
     assert.truthy(r.out:find("\nexit(): ends the session as Ctrl-D does\n", 1, true), r.out)
     -- help(nope): nope is nil, so the list
     assert.truthy(r.out:find("\nThe REPL's functions", 1, true), r.out)
+  end)
+
+  it("at the prompt, functions show by the names they have there, never as _", function()
+    local cmds = h.tmpfile("on\nstring.format\nfunction twice(x) return 2 * x end\ntwice\n_\n")
+    local r = h.run({ "repl", "--no-history" }, { prefix = "cat " .. h.quote(cmds), limit = 60 })
+    os.remove(cmds)
+    assert.are.equal(0, r.code, r.err)
+    local l = h.lines(r.out)
+    assert.are.same({ "function: on", "function: string.format", "function: twice", "function: twice" },
+                    { l[2], l[3], l[4], l[5] })
   end)
 end)

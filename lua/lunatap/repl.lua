@@ -196,20 +196,30 @@ local function key_less(a, b)
   return a < b
 end
 
--- The entries of a table, array part first: { {key, value, in_array}, ... }.
--- Keys are read raw (no __pairs, no __index).
-local function entries(t)
+-- Sorting more keys than this would cost more than the view is worth: a
+-- bigger table shows its first keys in table order.
+local SORT_MAX = 10000
+
+-- The entries of a table, array part first: { {key, value, in_array}, ...,
+-- total = the table's entry count }, at most cap + 1 of them (one more than
+-- shown, so the caller knows to say "... N more"). Keys are read raw (no
+-- __pairs, no __index).
+local function entries(t, cap)
   local list, n = {}, 0
   while rawget(t, n + 1) ~= nil do
     n = n + 1
-    list[n] = { n, rawget(t, n), true }
+    if n <= cap + 1 then list[n] = { n, rawget(t, n), true } end
   end
-  local rest = {}
+  local rest, nrest = {}, 0
   for k in next, t do
-    if not (math.type(k) == "integer" and k >= 1 and k <= n) then rest[#rest + 1] = k end
+    if not (math.type(k) == "integer" and k >= 1 and k <= n) then
+      nrest = nrest + 1
+      if nrest <= SORT_MAX then rest[nrest] = k end
+    end
   end
-  table.sort(rest, key_less)
-  for _, k in ipairs(rest) do list[#list + 1] = { k, rawget(t, k), false } end
+  if nrest <= SORT_MAX then table.sort(rest, key_less) end
+  for i = 1, math.min(#rest, cap + 1 - #list) do list[#list + 1] = { rest[i], rawget(t, rest[i]), false } end
+  list.total = n + nrest
   return list
 end
 
@@ -232,15 +242,16 @@ local function key_text(k)
   return "[" .. safe_tostring(k) .. "]"
 end
 
+-- `_` is skipped: the REPL sets it to the value being shown.
 local function function_name(f, env)
   if type(env) ~= "table" then return nil end
   local names = {}
   for k, v in next, env do
-    if rawequal(v, f) and is_name(k) then names[#names + 1] = k end
+    if rawequal(v, f) and is_name(k) and k ~= "_" then names[#names + 1] = k end
   end
   if #names == 0 then
     for lib, t in next, env do
-      if is_name(lib) and type(t) == "table" and lib ~= "_G" then
+      if is_name(lib) and type(t) == "table" and lib ~= "_G" and lib ~= "_" then
         for k, v in next, t do
           if rawequal(v, f) and is_name(k) then names[#names + 1] = lib .. "." .. k end
         end
@@ -269,8 +280,8 @@ local function atom(v, o)
 end
 
 -- A table or engine layer's entries, or nil for a plain value.
-local function entries_of(v)
-  if type(v) == "table" then return entries(v) end
+local function entries_of(v, o)
+  if type(v) == "table" then return entries(v, o.items) end
   local kind = I.kind(v)
   if kind and kind ~= "packet" and kind ~= "buffer" and kind ~= "session" and not I.expired(v) then
     return object_entries(v)
@@ -281,7 +292,7 @@ end
 -- The text of one value on one line, or nil when it would be longer than
 -- `room` (or cannot be one line).
 local function inline(v, o, depth, seen, room)
-  local list = entries_of(v)
+  local list = entries_of(v, o)
   if not list then
     local s = atom(v, o)
     if #s > room then return nil end
@@ -294,7 +305,7 @@ local function inline(v, o, depth, seen, room)
   local parts, used = {}, 2
   for i, e in ipairs(list) do
     if i > o.items then
-      parts[#parts + 1] = ("... %d more"):format(#list - o.items)
+      parts[#parts + 1] = ("... %d more"):format((list.total or #list) - o.items)
       break
     end
     local prefix = e[3] and "" or (key_text(e[1]) .. " = ")
@@ -325,7 +336,7 @@ local function block(v, o, depth, seen, indent, lead, tail)
     emit(o, indent .. lead .. s .. tail)
     return
   end
-  local list = entries_of(v)
+  local list = entries_of(v, o)
   if not list then -- a long atom: on its line anyway
     emit(o, indent .. lead .. atom(v, o) .. tail)
     return
@@ -341,7 +352,7 @@ local function block(v, o, depth, seen, indent, lead, tail)
   for i, e in ipairs(list) do
     if i > o.items then
       flush()
-      emit(o, inner .. ("... %d more"):format(#list - o.items))
+      emit(o, inner .. ("... %d more"):format((list.total or #list) - o.items))
       break
     end
     local s = e[3] and inline(e[2], o, depth + 1, seen, WIDTH - #inner - 1)
@@ -387,7 +398,7 @@ local function field_line(v, o, seen)
   local parts = {}
   for i, e in ipairs(list) do
     if i > o.items then
-      parts[#parts + 1] = ("... %d more"):format(#list - o.items)
+      parts[#parts + 1] = ("... %d more"):format((list.total or #list) - o.items)
       break
     end
     parts[#parts + 1] = e[1] .. " = " .. (inline(e[2], o, 1, seen, math.huge) or "?")
