@@ -35,6 +35,22 @@ function M.tmpfile(text, suffix)
   return path
 end
 
+--- A fresh empty directory.
+function M.tmpdir()
+  return (assert(M.capture("mktemp -d")):gsub("%s+$", ""))
+end
+
+--- `lunatap repl --no-history` reading `commands` from a pipe, with the
+-- extra arguments `args`: { out, err, code }.
+function M.repl_piped(commands, args)
+  local cmds = M.tmpfile(commands)
+  local all = { "repl", "--no-history" }
+  for _, a in ipairs(args or {}) do all[#all + 1] = a end
+  local r = M.run(all, { prefix = "cat " .. shell_quote(cmds), limit = 60 })
+  os.remove(cmds)
+  return r
+end
+
 --- Runs lunatap with the argument list `args` (strings, quoted here).
 -- opts.stdin: a file to feed on standard input; opts.prefix: a command
 -- piped into it; opts.limit: seconds before SIGKILL (a hang then shows as
@@ -113,6 +129,11 @@ function M.capture(cmd)
   local s = p:read("a")
   p:close()
   return s
+end
+
+--- True when running as root (live capture on lo needs it).
+function M.is_root()
+  return (M.capture("id -u") or ""):match("^0%s") ~= nil
 end
 
 --- Files in a directory matching a Lua pattern, sorted.

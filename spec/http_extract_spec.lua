@@ -19,9 +19,7 @@ local function exists(path)
 end
 local truth = J.decode(h.slurp(TRUTH))
 
-local function tmpdir()
-  return (assert(h.capture("mktemp -d")):gsub("%s+$", ""))
-end
+local tmpdir = h.tmpdir
 
 local function rmdir(dir)
   os.execute("rm -rf " .. h.quote(dir))

@@ -126,9 +126,7 @@ on("http.request", function(req)
 end)
 ]]
 
-local function tmpdir()
-  return (assert(h.capture("mktemp -d")):gsub("%s+$", ""))
-end
+local tmpdir = h.tmpdir
 
 -- SHA-256 of every file under `dir` but `skip`: { [sha] = { names... } }.
 local function hashes(dir, skip)

@@ -8,7 +8,7 @@ local H = require("helper")
 local decode = require("json_decode").decode
 
 local q = H.quote
-local is_root = (H.capture("id -u") or ""):match("^0%s") ~= nil
+local is_root = H.is_root()
 local have = function(cmd) return os.execute("command -v " .. cmd .. " >/dev/null 2>&1") == true end
 
 local function sleep(s) os.execute(("sleep %.2f"):format(s)) end

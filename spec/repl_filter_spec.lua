@@ -7,7 +7,7 @@
 local H = require("helper")
 local T = require("tmux")
 
-local is_root = (H.capture("id -u") or ""):match("^0%s") ~= nil
+local is_root = H.is_root()
 
 describe("filter() on a live capture", function()
   if not is_root then
@@ -19,12 +19,7 @@ describe("filter() on a live capture", function()
     return
   end
 
-  local function tmpdir()
-    local d = os.tmpname()
-    os.remove(d)
-    assert(os.execute("mkdir -p " .. H.quote(d)))
-    return d
-  end
+  local tmpdir = H.tmpdir
 
   -- Sends n datagrams to 127.0.0.1:port (nobody listens: each is one
   -- packet on lo, and an ICMP "port unreachable" the filters never pass).

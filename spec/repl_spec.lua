@@ -7,14 +7,8 @@ local H = require("helper")
 local T = require("tmux")
 
 local HTTP = H.samples .. "/http-features.pcap"
-local is_root = (H.capture("id -u") or ""):match("^0%s") ~= nil
-
-local function tmpdir()
-  local d = os.tmpname()
-  os.remove(d)
-  assert(os.execute("mkdir -p " .. H.quote(d)))
-  return d
-end
+local is_root = H.is_root()
+local tmpdir = H.tmpdir
 
 --- The REPL in a terminal with its own HOME (so its own history file).
 local function repl(args, home)
@@ -28,15 +22,7 @@ local function repl(args, home)
   return t
 end
 
---- The REPL reading commands from a pipe: { out, err, code }.
-local function piped(commands, args)
-  local cmds = H.tmpfile(commands)
-  local all = { "repl", "--no-history" }
-  for _, a in ipairs(args or {}) do all[#all + 1] = a end
-  local r = H.run(all, { prefix = "cat " .. H.quote(cmds), limit = 60 })
-  os.remove(cmds)
-  return r
-end
+local piped = H.repl_piped
 
 describe("repl without a terminal", function()
   it("shows values of expressions, runs statements, keeps going after errors", function()
