@@ -136,6 +136,20 @@ function M.is_root()
   return (M.capture("id -u") or ""):match("^0%s") ~= nil
 end
 
+--- For a describe block that captures on lo in a terminal: false (after a
+-- test saying why, made with busted's `it`) without root or without tmux.
+function M.live_in_terminal(it, tmux)
+  if not M.is_root() then
+    it("skipped: live capture on lo needs root (CI runs as root)", function() end)
+    return false
+  end
+  if not tmux.available() then
+    it("skipped: tmux is not installed", function() end)
+    return false
+  end
+  return true
+end
+
 --- Files in a directory matching a Lua pattern, sorted.
 function M.ls(dir, pattern)
   local s = M.capture("ls -1 " .. shell_quote(dir) .. " 2>/dev/null") or ""

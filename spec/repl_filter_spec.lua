@@ -7,17 +7,9 @@
 local H = require("helper")
 local T = require("tmux")
 
-local is_root = H.is_root()
 
 describe("filter() on a live capture", function()
-  if not is_root then
-    it("skipped: live capture on lo needs root (CI runs as root)", function() end)
-    return
-  end
-  if not T.available() then
-    it("skipped: tmux is not installed", function() end)
-    return
-  end
+  if not H.live_in_terminal(it, T) then return end
 
   local tmpdir = H.tmpdir
 

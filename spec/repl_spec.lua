@@ -7,7 +7,6 @@ local H = require("helper")
 local T = require("tmux")
 
 local HTTP = H.samples .. "/http-features.pcap"
-local is_root = H.is_root()
 local tmpdir = H.tmpdir
 
 --- The REPL in a terminal with its own HOME (so its own history file).
@@ -246,14 +245,7 @@ describe("repl in a terminal", function()
 end)
 
 describe("repl on live traffic", function()
-  if not is_root then
-    it("skipped: live capture on lo needs root (CI runs as root)", function() end)
-    return
-  end
-  if not T.available() then
-    it("skipped: tmux is not installed", function() end)
-    return
-  end
+  if not H.live_in_terminal(it, T) then return end
   local function have(cmd) return os.execute("command -v " .. cmd .. " >/dev/null 2>&1") == true end
 
   local server, port

@@ -6,6 +6,7 @@
 #ifndef LUNATAP_TEST_CHECK_H
 #define LUNATAP_TEST_CHECK_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -43,6 +44,16 @@ static void fail_at(const char *file, int line, const char *what)
             fail_at(__FILE__, __LINE__, m_); \
         } \
     } while (0)
+
+/* xorshift64: the same pseudo-random run on every machine, so a failure
+ * found once can be found again. *state must not be 0. */
+static inline uint64_t check_rand(uint64_t *state)
+{
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    return *state;
+}
 
 /* The closing line ("NAME: N checks, M failed") and the exit status. */
 static inline int check_summary(const char *name)
