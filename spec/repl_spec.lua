@@ -63,6 +63,13 @@ describe("repl without a terminal", function()
     assert.are.equal(0, r.code, r.err)
     local l = H.lines(r.out)
     assert.are.equal("0", l[2])
+    -- the three packets, one line each, as tcpdump -nn shows them
+    local tz = H.capture("date -d @1700000000 +%H:%M:%S"):gsub("%s+$", "")
+    assert.are.same({
+      tz .. ".000000 IPv4 10.0.0.1:40000 > 10.0.0.2:80 TCP [S] seq 1426216961 win 65535 len 0",
+      tz .. ".003000 IPv4 10.0.0.2:80 > 10.0.0.1:40000 TCP [SA] seq 457654553 ack 1426216962 win 65535 len 0",
+      tz .. ".005000 IPv4 10.0.0.1:40000 > 10.0.0.2:80 TCP [A] seq 1426216962 ack 457654554 win 65535 len 0",
+    }, { l[3], l[4], l[5] })
     assert.are.equal("3", l[6], r.out) -- after the three packets' lines
     assert.truthy(r.out:find("-- end of capture: 276 packets read, 276 passed the filter", 1, true), r.out)
   end)
@@ -273,6 +280,14 @@ describe("repl on live traffic", function()
     get("/first")
     get("/second")
     t:wait_for("LIVE GET /second")
+    -- the latest packet, kept: its summary line and its layers
+    t:type("last(1)")
+    local shown = t:wait_for(">,\n}")
+    assert.truthy(shown:find("last%(1%)\n{\n  <%d%d:%d%d:%d%d%.%d+ IPv4 127%.0%.0%.1:%d+ > 127%.0%.0%.1:%d+ TCP %[%u+%]"),
+                  shown)
+    t:type("pkt")
+    shown = t:wait_for("  tcp: ack")
+    assert.truthy(shown:find("\n  ip: df = ", 1, true), shown)
     t:ask("off(h)", "true")
     get("/third")
     T.sleep(0.5)
