@@ -1,5 +1,6 @@
 #include "hash.h"
 
+#include <endian.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -29,12 +30,13 @@ static inline uint64_t rotl(uint64_t x, int b)
         v2 += v1; v1 = rotl(v1, 17); v1 ^= v2; v2 = rotl(v2, 32);                  \
     } while (0)
 
+/* One load (the byte-by-byte form was compiled as a loop, a third of the
+ * hash's time). */
 static inline uint64_t load_le64(const uint8_t *p)
 {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return le64toh(v);
 }
 
 uint64_t lt_siphash(const lt_hash_key *key, const void *data, size_t len)
