@@ -5,6 +5,7 @@
 #include "dump.h"
 #include "filter.h"
 #include "lcodec.h"
+#include "ldns.h"
 #include "lresp.h"
 #include "lintrospect.h"
 #include "lfiles.h"
@@ -502,6 +503,7 @@ static int api_sha256(lua_State *L)
 /* require("lunatap.config"): the settings dissectors and scripts read;
  * require("lunatap.codec"): inflate, unmask, sha256 in C;
  * require("lunatap.resp_scan"): the redis dissector's common messages;
+ * require("lunatap.dns_scan"): the DNS messages dns_wire need not decode;
  * require("lunatap.introspect"): kind, fields, expired, keep. */
 static void preload_config(lt_engine *e)
 {
@@ -516,6 +518,8 @@ static void preload_config(lt_engine *e)
     lt_host_preload(e->host, "lunatap.codec");
     lt_resp_push_module(L);
     lt_host_preload(e->host, "lunatap.resp_scan");
+    lt_dns_push_module(L);
+    lt_host_preload(e->host, "lunatap.dns_scan");
     lt_introspect_push_module(L);
     lt_host_preload(e->host, "lunatap.introspect");
     lt_host_guard(e->host, g);

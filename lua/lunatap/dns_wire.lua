@@ -4,6 +4,10 @@
 --   local wire = require("lunatap.dns_wire")
 --   local msg, err = wire.parse(buf)   -- err: { message, limit?, offset? }
 --
+-- Messages that decode without an error are decoded in C (parse_c, from
+-- lunatap.dns_scan); parse_lua decodes every message, and parse uses it
+-- for those parse_c leaves.
+--
 -- parse never raises on bad data: a message whose header could be read
 -- comes back with what was decoded before the problem (and msg.error),
 -- together with err; a buffer too short for a header gives nil, err. The
@@ -415,9 +419,9 @@ local function sections(s, msg)
 end
 
 --- Decodes the message in `buf` (a lunatap buffer holding exactly one
--- message). Returns msg, nil; or msg (partial, msg.error set), err; or
--- nil, err when there is no header. err = { message, limit, offset }.
-function M.parse(buf)
+-- message) here in Lua. Returns msg, nil; or msg (partial, msg.error set),
+-- err; or nil, err when there is no header. err = { message, limit, offset }.
+function M.parse_lua(buf)
   if buf:len() < 12 then
     return nil, { message = format("truncated header: %d bytes, a header takes 12", buf:len()), offset = 0 }
   end
@@ -446,6 +450,21 @@ function M.parse(buf)
   if type(err) ~= "table" then err = { message = tostring(err) } end
   msg.error = err.message
   return msg, err
+end
+
+-- Messages that decode without an error are decoded in C (lunatap.dns_scan,
+-- to the same table; spec/dns_scan_spec.lua compares them); the rest here,
+-- with their partial results and errors.
+local fast = require("lunatap.dns_scan").parser(TYPES, CLASSES, RCODES, OPCODES, EDNS_OPTIONS)
+local parse_lua = M.parse_lua
+M.parse_c = fast -- parse_c(buf) -> msg, or nil when it leaves the message to parse_lua
+
+--- Decodes the message in `buf` (a lunatap buffer holding exactly one
+-- message), with the results of parse_lua.
+function M.parse(buf)
+  local msg = fast(buf)
+  if msg then return msg, nil end
+  return parse_lua(buf)
 end
 
 return M
