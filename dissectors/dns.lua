@@ -12,12 +12,14 @@ local MAX_PENDING = 1000   -- queries waiting for a response, per session
 -- (the same object for every datagram of a session) and leaves with it.
 local udp_states = setmetatable({}, { __mode = "k" })
 
--- Queries still waiting, kept out of the messages themselves so that
--- json(msg) shows only DNS fields.
-local waiting = setmetatable({}, { __mode = "k" })
-
+-- Pairing state of a session: the queries waiting for a response, by id
+-- (a list each: retransmissions share an id), and in arrival order (the
+-- queue, for giving up the oldest past MAX_PENDING). A query is waiting
+-- while it is in its id's list; the queue drops answered ones lazily.
+-- Nothing is written into the messages, so json(msg) shows only DNS
+-- fields.
 local function new_state()
-  return { byid = {}, queue = { first = 1, last = 0 }, count = 0, dropped = 0 }
+  return { byid = {}, queue = {}, first = 1, last = 0, count = 0, dropped = 0 }
 end
 
 local function report(session, fields)
@@ -27,37 +29,61 @@ end
 local function same_question(q, r)
   local a, b = q.questions[1], r.questions[1]
   if not a or not b then return true end
-  return a.type_code == b.type_code and a.class_code == b.class_code and a.name:lower() == b.name:lower()
+  return a.type_code == b.type_code and a.class_code == b.class_code
+         and (a.name == b.name or a.name:lower() == b.name:lower())
 end
 
--- Takes a query out of those waiting.
-local function forget(state, q)
-  waiting[q] = nil
-  state.count = state.count - 1
+local function is_waiting(state, q)
   local list = state.byid[q.id]
-  for i = #list, 1, -1 do
-    if list[i] == q then table.remove(list, i) end
+  if list then
+    for i = 1, #list do
+      if list[i] == q then return true end
+    end
   end
-  if #list == 0 then state.byid[q.id] = nil end
+  return false
+end
+
+-- Takes the queries for which drop(q) is true out of their id's list.
+local function take_out(state, id, drop)
+  local list, kept, n = state.byid[id], {}, 0
+  for i = 1, #list do
+    local q = list[i]
+    if drop(q) then
+      state.count = state.count - 1
+    else
+      n = n + 1
+      kept[n] = q
+    end
+  end
+  state.byid[id] = n > 0 and kept or nil
+end
+
+-- Keeps only waiting queries in the queue, once answered ones outnumber them.
+local function compact(state)
+  local queue, kept, n = state.queue, {}, 0
+  for i = state.first, state.last do
+    if is_waiting(state, queue[i]) then
+      n = n + 1
+      kept[n] = queue[i]
+    end
+  end
+  state.queue, state.first, state.last = kept, 1, n
 end
 
 local function add_query(state, q, session, dir)
-  local queue = state.queue
-  queue.last = queue.last + 1
-  queue[queue.last] = q
-  local list = state.byid[q.id] or {}
-  state.byid[q.id] = list
-  list[#list + 1] = q
-  waiting[q] = true
+  local list = state.byid[q.id]
+  if list then list[#list + 1] = q else state.byid[q.id] = { q } end
+  state.last = state.last + 1
+  state.queue[state.last] = q
   state.count = state.count + 1
   -- Past the cap (a client whose queries go unanswered) the oldest are
   -- given up: a late response to one pairs with nothing.
   while state.count > MAX_PENDING do
-    local old = queue[queue.first]
-    queue[queue.first] = nil
-    queue.first = queue.first + 1
-    if waiting[old] then
-      forget(state, old)
+    local old = state.queue[state.first]
+    state.queue[state.first] = nil
+    state.first = state.first + 1
+    if is_waiting(state, old) then
+      take_out(state, old.id, function(x) return x == old end)
       state.dropped = state.dropped + 1
       if state.dropped == 1 then
         report(session, { message = ("more than %d queries waiting for a response: the oldest are no longer paired")
@@ -66,11 +92,7 @@ local function add_query(state, q, session, dir)
       end
     end
   end
-  -- answered queries leave the queue lazily; keep it from growing past them
-  while queue.first <= queue.last and not waiting[queue[queue.first]] do
-    queue[queue.first] = nil
-    queue.first = queue.first + 1
-  end
+  if state.last - state.first > 2 * state.count + 64 then compact(state) end
 end
 
 -- The oldest waiting query with the response's id and question; other
@@ -79,7 +101,8 @@ local function pair(state, r)
   local list = state.byid[r.id]
   if not list then return end
   local found, retries
-  for _, q in ipairs(list) do
+  for i = 1, #list do
+    local q = list[i]
     if same_question(q, r) then
       if not found then found = q else
         retries = retries or {}
@@ -88,8 +111,18 @@ local function pair(state, r)
     end
   end
   if not found then return end
-  forget(state, found)
-  for _, q in ipairs(retries or {}) do forget(state, q) end
+  if #list == 1 then
+    state.byid[r.id] = nil
+    state.count = state.count - 1
+  else
+    take_out(state, r.id, function(q) return same_question(q, r) end)
+  end
+  if state.count == 0 then
+    -- nothing waits: the answered queries leave the queue now rather than
+    -- live on in it as long as the session
+    for i = state.first, state.last do state.queue[i] = nil end
+    state.first = state.last + 1
+  end
   r.query = found
   r.latency = r.ts - found.ts
   r.retries = retries
