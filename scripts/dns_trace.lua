@@ -100,7 +100,9 @@ on("dns.response", function(r, session)
   local q = r.query
   if q then
     answered(q)
-    for _, again in ipairs(r.retries or {}) do answered(again) end
+    if r.retries then
+      for _, again in ipairs(r.retries) do answered(again) end
+    end
   end
   if opt.json then
     -- one constructor: a record grown field by field is rehashed twice
