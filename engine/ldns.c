@@ -395,6 +395,19 @@ static size_t opt_record(msg *m, size_t p, int msg_at)
     return start + rdlength;
 }
 
+/* Makes the table of a question or record (of `fields` fields) from the
+ * name on top of the stack, which it replaces, with its type and class. */
+static void owned_by(lua_State *L, int fields, unsigned type, unsigned class)
+{
+    lua_createtable(L, 0, fields);
+    lua_insert(L, -2);
+    lua_setfield(L, -2, "name");
+    set_named(L, "type", NAMES_TYPE, "TYPE", type);
+    set_int(L, "type_code", type);
+    set_named(L, "class", NAMES_CLASS, "CLASS", class);
+    set_int(L, "class_code", class);
+}
+
 /* One resource record at `at`: pushes it, returns the offset after it. */
 static size_t record(msg *m, size_t at, int msg_at)
 {
@@ -406,13 +419,7 @@ static size_t record(msg *m, size_t at, int msg_at)
     unsigned type = u16(m, p), class = u16(m, p + 2), rdlength = u16(m, p + 8);
     size_t start = p + 10;
     need(m, start, rdlength);
-    lua_createtable(L, 0, 8);
-    lua_insert(L, -2);
-    lua_setfield(L, -2, "name");
-    set_named(L, "type", NAMES_TYPE, "TYPE", type);
-    set_int(L, "type_code", type);
-    set_named(L, "class", NAMES_CLASS, "CLASS", class);
-    set_int(L, "class_code", class);
+    owned_by(L, 8, type, class);
     set_int(L, "ttl", u32(m, p + 4));
     set_int(L, "rdlength", rdlength);
     rdata(m, type, start, start + rdlength);
@@ -426,13 +433,7 @@ static size_t question(msg *m, size_t at, int msg_at)
     size_t p = push_name(m, at);
     need(m, p, 4);
     unsigned type = u16(m, p), class = u16(m, p + 2);
-    lua_createtable(L, 0, 5);
-    lua_insert(L, -2);
-    lua_setfield(L, -2, "name");
-    set_named(L, "type", NAMES_TYPE, "TYPE", type);
-    set_int(L, "type_code", type);
-    set_named(L, "class", NAMES_CLASS, "CLASS", class);
-    set_int(L, "class_code", class);
+    owned_by(L, 5, type, class);
     return p + 4;
 }
 
