@@ -153,6 +153,7 @@ describe("lunatap.dns_scan", function()
         rr(ptr, 65534, "\1\2\255"),
         rr(ptr, 13, ""),
         rr("\0", 257, "abc", 255),
+        rr(ptr, 16, string.rep("\200" .. string.rep("\1", 200), 8)),
       }
       local opt = "\0" .. string.pack(">I2I2BBI2s2", 41, 1232, 1, 0, 0x8123,
                                      string.pack(">I2s2I2s2I2s2", 10, "\1\2\3\4\5\6\7\8", 65000, "", 12, "\0\0"))
@@ -190,6 +191,10 @@ describe("lunatap.dns_scan", function()
         "\xC0\x0C\0\1\0\1\0\0", "\xC0\x0C\0\1\0\1\0\0\0\60\0\4\1\2",
         "\0\0\41\4\208\0\0\0\0\0\8\0\10\0\5abc",
         "\0\0\41\4\208\0\0\0\0\0\3\0\10\0",
+        -- past the 1 KiB a string builder holds on the C stack, then wrong
+        rr(16, string.rep("\200" .. string.rep("\1", 200), 8) .. "\9abc"),
+        "\0" .. string.pack(">I2I2BBI2s2", 41, 1232, 0, 0, 0,
+                            string.rep(string.pack(">I2s2", 3, string.rep("x", 600)), 4) .. "\0\3\0\9ab"),
       }
       for i, a in ipairs(bad) do compare(msg(a), "bad " .. i) end
       compare(msg(nil, long), "name of 1,087 bytes")
@@ -200,7 +205,7 @@ describe("lunatap.dns_scan", function()
       compare(string.pack(">I2I2I2I2I2I2", 1, 0, 2, 0, 0, 0) .. "\0\0\1\0\1", "second question missing")
       compare("\0\1\0\0\0\0\0\0\0\0\0", "11 bytes")
     ]=], h.samples .. "/dns-features.pcap", { "-f", "udp port 1" }, { "--mutations", "0" })
-    h.has(r.out, "compared 27 taken 0 left 27 mismatch 0")
+    h.has(r.out, "compared 29 taken 0 left 29 mismatch 0")
   end)
 
   it("refuses what is not a buffer or a string", function()
