@@ -60,14 +60,15 @@ static int become_user(const char *user, char *err, size_t errlen)
 
 int lt_priv_drop(const char *user, char *err, size_t errlen)
 {
-    if ((geteuid() == 0 || getuid() == 0) && become_user(user, err, errlen) != 0)
-        return -1;
-    /* The bounding set can only shrink with CAP_SETPCAP, which a process
-     * started with file capabilities does not have; NO_NEW_PRIVS below
-     * makes the bounding set moot for later execs anyway. */
+    /* The bounding set first: shrinking it takes CAP_SETPCAP, which root
+     * has until it becomes the user, and a process started with file
+     * capabilities never has (NO_NEW_PRIVS below makes the bounding set
+     * moot for later execs in that case). */
     for (int c = 0; c <= CAP_LAST_CAP; c++)
         if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) != 0 && errno != EPERM && errno != EINVAL)
             break;
+    if ((geteuid() == 0 || getuid() == 0) && become_user(user, err, errlen) != 0)
+        return -1;
     prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
     if (caps_clear() != 0) {
         snprintf(err, errlen, "cannot drop capabilities: %s", strerror(errno));

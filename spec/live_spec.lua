@@ -90,6 +90,7 @@ local function status_of(pid)
   local s = f:read("a")
   f:close()
   return { uid = tonumber(s:match("\nUid:%s+(%d+)")), capeff = s:match("\nCapEff:%s+(%x+)"),
+           capprm = s:match("\nCapPrm:%s+(%x+)"), capbnd = s:match("\nCapBnd:%s+(%x+)"),
            nnp = s:match("\nNoNewPrivs:%s+(%d+)"), state = s:match("\nState:%s+(%a)") }
 end
 
@@ -348,10 +349,15 @@ on("done", function(st) print("done", st.packets, st.received) end)]])
     assert.truthy(est and hst, "engine or helper process not found: " .. r.err)
     assert.are_not.equal(0, est.uid)
     assert.are.equal("0000000000000000", est.capeff)
+    assert.are.equal("0000000000000000", est.capprm)
     assert.are.equal("1", est.nnp)
     assert.are_not.equal(0, hst.uid)
     assert.are.equal("0000000000000000", hst.capeff)
+    assert.are.equal("0000000000000000", hst.capprm)
     assert.are.equal("1", hst.nnp)
+    -- started as root, both shrank their bounding sets before giving up root
+    assert.are.equal("0000000000000000", est.capbnd)
+    assert.are.equal("0000000000000000", hst.capbnd)
     assert.are.equal(0, r.code, r.err)
   end)
 
