@@ -11,6 +11,12 @@ static size_t fallback(double d, char *out)
     return (size_t)snprintf(out, LT_NUMFMT_SIZE, "%.*g", DIGITS, d);
 }
 
+/* 10^0 .. 10^21, exact as long doubles (5^21 < 2^64). */
+static const long double POW10[] = {
+    1e0L, 1e1L, 1e2L, 1e3L, 1e4L, 1e5L, 1e6L, 1e7L, 1e8L, 1e9L, 1e10L,
+    1e11L, 1e12L, 1e13L, 1e14L, 1e15L, 1e16L, 1e17L, 1e18L, 1e19L, 1e20L, 1e21L,
+};
+
 /* The 17 significant digits of v (> 0) and its decimal exponent k, so that
  * v = 0.d1d2...d17 * 10^k, in *digits; 0 when they are not certain. */
 static int scaled_digits(double v, uint64_t *digits, int *k)
@@ -23,12 +29,11 @@ static int scaled_digits(double v, uint64_t *digits, int *k)
         e++;
     for (double p = 1.0; p / 10.0 > v; p /= 10.0)
         e--;
-    int shift = DIGITS - e; /* 0 .. 21: 10^shift fits a long double exactly */
-    long double scale = 1.0L;
-    for (int i = 0; i < shift; i++)
-        scale *= 10.0L;
-    long double x = (long double)v * scale;
-    long double r = nearbyintl(x);
+    int shift = DIGITS - e; /* 0 .. 21 */
+    long double x = (long double)v * POW10[shift];
+    /* rintl, not nearbyintl: the same rounding, without saving and
+     * restoring the floating-point environment (a tenth of a JSON line) */
+    long double r = rintl(x);
     long double off = fabsl(x - r);
     /* the product is off by at most 2^-64 relative, under 0.01 here */
     if (off > 0.49L && off < 0.51L)
