@@ -109,10 +109,12 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void budget_hook(lua_State *L, lua_Debug *ar)
+static void budget_hook(lua_State *L, lua_Debug *ar);
+
+/* Charges `n` instructions (or pattern-matching steps) to the callback
+ * running on L, and raises when it is over its budget or interrupted. */
+static void budget_charge(lt_host *h, lua_State *L, uint64_t n)
 {
-    (void)ar;
-    lt_host *h = lt_host_from(L);
     if (h->depth == 0)
         return; /* not inside a callback: nothing to charge */
     if (h->interrupt && !h->over) {
@@ -126,9 +128,9 @@ static void budget_hook(lua_State *L, lua_Debug *ar)
     if (h->over)
         luaL_error(L, "instruction budget exceeded (limit %I instructions, %d ms per callback)",
                    (lua_Integer)h->lim.insns, (int)h->lim.ms);
-    if (lua_gethookcount(L) != HOOK_EVERY) /* a thread left at 1 by an earlier overrun */
-        lua_sethook(L, budget_hook, LUA_MASKCOUNT, HOOK_EVERY);
-    h->insns += HOOK_EVERY;
+    if (lua_gethook(L) == budget_hook && lua_gethookcount(L) != HOOK_EVERY)
+        lua_sethook(L, budget_hook, LUA_MASKCOUNT, HOOK_EVERY); /* left at 1 by an earlier overrun */
+    h->insns += n;
     uint64_t elapsed_ms = (now_ns() - h->t0_ns) / 1000000u;
     if (h->insns > h->lim.insns || elapsed_ms > h->lim.ms) {
         h->over = 1;
@@ -141,6 +143,17 @@ static void budget_hook(lua_State *L, lua_Debug *ar)
         luaL_error(L, "instruction budget exceeded (limit %I instructions, %d ms per callback)",
                    (lua_Integer)h->lim.insns, (int)h->lim.ms);
     }
+}
+
+static void budget_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar; /* every HOOK_EVERY instructions */
+    budget_charge(lt_host_from(L), L, HOOK_EVERY);
+}
+
+static void pattern_charge(lua_State *L, void *ud, unsigned steps)
+{
+    budget_charge(ud, L, steps);
 }
 
 static void budget_reset(lt_host *h, uint64_t insns_used)
@@ -615,25 +628,6 @@ static int api_load(lua_State *L)
 
 /* string.find & co. refuse subjects longer than the pattern limit: one
  * backtracking match inside C would not be interrupted by the count hook. */
-static int guarded_pattern(lua_State *L)
-{
-    lt_host *h = lt_host_from(L);
-    size_t len = 0;
-    if (lua_type(L, 1) == LUA_TSTRING)
-        lua_tolstring(L, 1, &len);
-    int plain = lua_toboolean(L, lua_upvalueindex(2)) && lua_toboolean(L, 4);
-    if (len > h->lim.pattern_max && !plain)
-        return luaL_error(L, "%s: subject of %I bytes exceeds the pattern limit of %I bytes "
-                             "(use buf:find for plain search)",
-                          lua_tostring(L, lua_upvalueindex(3)), (lua_Integer)len,
-                          (lua_Integer)h->lim.pattern_max);
-    int n = lua_gettop(L);
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, n, LUA_MULTRET);
-    return lua_gettop(L);
-}
-
 /* xpcall(f, msgh, ...): Lua calls an xpcall handler where the error is
  * raised, and a budget error is raised inside the count hook, where hooks
  * are off, so a handler that loops could never be stopped. Here the
@@ -714,14 +708,17 @@ static void build_safe(lua_State *L)
         lua_remove(L, -2);
         lua_setfield(L, -2, lib_allowed[i].name);
     }
+    /* The pattern functions are our own (lpattern.c): the same results, a
+     * matcher charged to the budget, subjects of bounded size. */
+    lt_host *h = lt_host_from(L);
+    h->patterns = (lt_pattern_cfg){ pattern_charge, h, h->lim.pattern_max, 0 };
     lua_getfield(L, -1, "string");
+    lt_pattern_push(L, &h->patterns);
     for (const char *const *p = pattern_fns; *p; p++) {
         lua_getfield(L, -1, *p);
-        lua_pushboolean(L, strcmp(*p, "find") == 0); /* only find has plain=true */
-        lua_pushfstring(L, "string.%s", *p);
-        lua_pushcclosure(L, guarded_pattern, 3);
-        lua_setfield(L, -2, *p);
+        lua_setfield(L, -3, *p);
     }
+    lua_pop(L, 1);
     /* Strings index this table through their metatable; no script can reach
      * it (getmetatable("") returns false), so it stays pristine. */
     lua_pushliteral(L, "");

@@ -24,6 +24,7 @@
 #include <stdio.h>
 
 #include "output.h"
+#include "lpattern.h"
 
 struct lt_packet;
 
@@ -102,6 +103,7 @@ typedef struct lt_host {
     int allow_exit;         /* options() may end the run (main chunks only) */
     volatile sig_atomic_t interrupt; /* lt_host_interrupt(): raise in the callback running */
     uint64_t interrupts;    /* callbacks ended by an interrupt */
+    lt_pattern_cfg patterns; /* string.find & co. charge their steps here */
 
     uint32_t epoch[LT_EPOCH_COUNT];
     const struct lt_packet *cur;   /* packet being dispatched */
