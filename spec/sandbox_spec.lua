@@ -435,13 +435,32 @@ describe("sandbox: CPU budget", function()
     has(r.err, msg)
   end)
 
-  it("bounds the wall-clock time of a callback whose time goes into one C call", function()
-    -- Known limit (docs/sandbox.md): the clock is read between VM
-    -- instructions, so one pathological pattern match inside string.find
-    -- (this 40-byte subject takes ~0.5 s, 80 bytes ~50 s) is not
-    -- interrupted. A step-counted matcher is planned; until then this case
-    -- stays pending rather than passing by accident or failing CI.
-    pending("a long backtracking pattern match inside one C call is not interrupted yet")
+  it("stops a backtracking pattern match by the instruction budget, inside the one C call", function()
+    -- Lua's own matcher would backtrack for minutes here; the sandbox's
+    -- counts its steps against the callback's budget.
+    for _, attack in ipairs({
+      [[string.find(("a"):rep(80), ("a*"):rep(6) .. "b")]],
+      [[local s = ("a"):rep(80) s:gsub(("a-"):rep(6) .. "b", "x")]],
+      [[for x in string.gmatch(("a"):rep(80), ("a?"):rep(40) .. ("a"):rep(40) .. "b") do end]],
+      [[local ok = pcall(string.match, ("x"):rep(100000), ".-.-y") string.rep("x", 1)]],
+    }) do
+      local r = contained(attack, budget, { budget = 1 }, 20)
+      has(r.err, msg)
+    end
+  end)
+
+  it("stops a backtracking pattern match by --lua-time when the budget is huge", function()
+    local t0 = os.time()
+    local r = contained([[string.find(("a"):rep(80), ("a*"):rep(6) .. "b")]],
+                        { "--lua-budget", "1000G", "--lua-time", "300" }, { budget = 1 }, 20)
+    has(r.err, "instruction budget exceeded")
+    assert.is_true(os.time() - t0 < 10)
+  end)
+
+  it("pattern matches from a loop of short calls are charged too", function()
+    local r = contained([[for i = 1, 1e9 do string.find("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaab", "a-a-b") end]],
+                        budget, { budget = 1 }, 20)
+    has(r.err, msg)
   end)
 
   it("a finalizer that never returns cannot hang lunatap", function()
