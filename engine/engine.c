@@ -467,6 +467,7 @@ static int api_stop(lua_State *L)
 {
     lt_engine *e = lua_touserdata(L, lua_upvalueindex(1));
     e->stop_asked = 1;
+    lt_timers_halt(e->timers);
     if (e->live && e->looping)
         lt_engine_end_input(e);
     return 0;

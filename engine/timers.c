@@ -37,6 +37,7 @@ struct lt_timers {
     uint64_t next_id, next_seq, round;
     int clock;
     int known;              /* the clock's origin is set (first frame, or wall) */
+    int halted;             /* stop() was called: nothing fires any more */
     double now;
     uint64_t fired, skipped;
     uv_timer_t uvt;
@@ -236,7 +237,7 @@ static void advance(lt_timers *t, double upto)
     if (!t->known)
         set_origin(t, upto);
     t->round++;
-    for (int fires = 0; t->n > 0 && fires < LT_TIMER_MAX_FIRES; fires++) {
+    for (int fires = 0; t->n > 0 && !t->halted && fires < LT_TIMER_MAX_FIRES; fires++) {
         int s = t->heap[0];
         double due = t->slot[s].deadline;
         if (due > upto)
@@ -253,6 +254,11 @@ static void advance(lt_timers *t, double upto)
         t->tick(t->tick_ud, upto);
     }
     rearm(t);
+}
+
+void lt_timers_halt(lt_timers *t)
+{
+    t->halted = 1;
 }
 
 void lt_timers_set_tick(lt_timers *t, void (*tick)(void *ud, double now), void *ud)

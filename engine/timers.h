@@ -65,6 +65,10 @@ void lt_timers_service(lt_timers *t);
  * on capture time). */
 int lt_timers_wait_ms(const lt_timers *t);
 
+/* stop() was called: no timer fires from now on, not even one due in the
+ * same turn as the one that called it. */
+void lt_timers_halt(lt_timers *t);
+
 /* Wall clock: `tick(ud, now)` runs once a second of wall time, wherever
  * the timers are fired from (the engine expires idle sessions and checks
  * the drop counters there). Set before lt_timers_use_wall. */

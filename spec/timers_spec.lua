@@ -114,6 +114,18 @@ on("done", function(st) print("done", st.received) end)]], { 1, 1.5, 2, 3 })
     assert.are.equal(0, r.code, r.err)
     assert.are.equal("pkt\t1.0\npkt\t1.5\ndone\t2\n", r.out)
   end)
+
+  it("after stop(), no timer fires, not even one due in the same turn", function()
+    local r = run(PKT .. [[
+after(1, function() print("first") stop() end)
+after(1, function() print("second") end)
+every(0.25, function() print("every") end)
+on("done", function(st) print("done", st.timers_fired) end)]], { 1, 1.5, 2, 3 })
+    assert.are.equal(0, r.code, r.err)
+    -- at 2.0 "first" (made first) fires before "second" and the every;
+    -- its stop() leaves them unfired and packet 2.0 unread
+    assert.are.equal("pkt\t1.0\nevery\nevery\npkt\t1.5\nevery\nfirst\ndone\t4\n", r.out)
+  end)
 end)
 
 describe("timers: bad use", function()
