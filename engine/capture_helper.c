@@ -380,6 +380,16 @@ int main(int argc, char **argv)
     int sz = HANDOFF_SNDBUF;
     if (setsockopt(h.sock, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof sz) != 0)
         setsockopt(h.sock, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+    /* What the kernel granted (a normal user is capped at wmem_max): a
+     * batch that cannot fit would fail with EMSGSIZE on every send. */
+    socklen_t len = sizeof sz;
+    if (getsockopt(h.sock, SOL_SOCKET, SO_SNDBUF, &sz, &len) != 0 || (size_t)sz < LT_WIRE_BATCH_MAX) {
+        char have[32], need[32];
+        snprintf(have, sizeof have, "%d", sz);
+        snprintf(need, sizeof need, "%u", (unsigned)LT_WIRE_BATCH_MAX);
+        send_error(h.sock, 1, "capture helper: the socket's send buffer is %s bytes, less than one "
+                              "batch (%s); raise net.core.wmem_max", have, need);
+    }
     char err[256];
     if (lt_priv_drop(o.user, err, sizeof err) != 0)
         send_error(h.sock, 2, "capture helper: %s%s", err, "");

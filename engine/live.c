@@ -9,6 +9,7 @@
  */
 #include "live.h"
 #include "livewire.h"
+#include "priv.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -88,8 +89,17 @@ static void describe_exit(live_source *ls)
 static ssize_t receive(live_source *ls)
 {
     ssize_t n = recv(ls->sock, ls->buf, LT_WIRE_BATCH_MAX, MSG_DONTWAIT | MSG_TRUNC);
-    if (n < 0)
-        return errno == EAGAIN || errno == EINTR ? -1 : (describe_exit(ls), 0);
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EINTR)
+            return -1;
+        int why = errno;
+        describe_exit(ls);
+        if (why != ECONNRESET) { /* not just the helper gone: say what failed */
+            size_t len = strlen(ls->err);
+            snprintf(ls->err + len, sizeof ls->err - len, " (reading its socket: %s)", strerror(why));
+        }
+        return 0;
+    }
     if (n == 0) {
         describe_exit(ls);
         return 0;
@@ -209,7 +219,7 @@ static void build_args(const lt_live_config *c, const char *filter, const char *
     argv[n++] = "-i";
     argv[n++] = (char *)c->iface;
     argv[n++] = "--user";
-    argv[n++] = (char *)(c->user ? c->user : "nobody");
+    argv[n++] = (char *)(c->user ? c->user : LT_DEFAULT_USER);
     snprintf(bufs[0], 32, "%llu", (unsigned long long)c->buffer_size);
     argv[n++] = "-B";
     argv[n++] = bufs[0];
@@ -317,7 +327,11 @@ static int await_hello(live_source *ls, char *err, size_t errlen, int *code)
         snprintf(err, errlen, "%s: capture helper did not answer within %d ms", ls->name, HELLO_WAIT_MS);
         return -1;
     }
-    ssize_t n = recv(ls->sock, ls->buf, LT_WIRE_BATCH_MAX, MSG_TRUNC);
+    if (r < 0) { /* no blocking recv on a socket poll could not watch */
+        snprintf(err, errlen, "%s: waiting for the capture helper: %s", ls->name, strerror(errno));
+        return -1;
+    }
+    ssize_t n = recv(ls->sock, ls->buf, LT_WIRE_BATCH_MAX, MSG_TRUNC | MSG_DONTWAIT);
     uint32_t type = 0;
     if (n >= (ssize_t)sizeof type)
         memcpy(&type, ls->buf, sizeof type);
