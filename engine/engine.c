@@ -20,6 +20,7 @@
 #include "timers.h"
 #include "track.h"
 
+#include <errno.h>
 #include <dirent.h>
 #include <limits.h>
 #include <lauxlib.h>
@@ -672,6 +673,15 @@ static void finish(lt_engine *e)
     if (e->out.dropped)
         fprintf(stderr, "lunatap: output cap of %llu bytes reached: %llu bytes dropped\n",
                 (unsigned long long)e->out.cap, (unsigned long long)e->out.dropped);
+    /* A reader that went away (`| head`) is not an error; a disk that
+     * filled up is. */
+    lt_output_flush(&e->out);
+    if (e->out.write_failed && e->out.write_errno != EPIPE) {
+        snprintf(err, sizeof err, "writing standard output: %s: %llu bytes lost",
+                 e->out.write_errno ? strerror(e->out.write_errno) : "nothing written",
+                 (unsigned long long)e->out.lost);
+        lt_engine_note_input_error(e, err);
+    }
 }
 
 /* Every second of wall time (--clock wall, live): idle sessions end on the

@@ -24,10 +24,13 @@ void lt_output_flush(lt_output *o)
         if (n <= 0) {
             /* A closed pipe (`lunatap ... | head`) ends output, not the run. */
             o->write_failed = 1;
+            o->write_errno = n < 0 ? errno : 0;
             break;
         }
         off += (size_t)n;
     }
+    if (o->write_failed)
+        o->lost += o->used - off; /* what never went out */
     if (o->used && o->around)
         o->around(o->around_ud, 0);
     o->used = 0;
@@ -57,7 +60,7 @@ int lt_output_write(lt_output *o, const char *s, size_t n)
         rc = -1;
     }
     if (o->write_failed) {
-        o->dropped += n;
+        o->lost += n;
         return -1;
     }
     append(o, s, n);

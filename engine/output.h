@@ -17,7 +17,9 @@ typedef struct lt_output {
     uint64_t cap;            /* bytes allowed in total; 0 = no cap */
     uint64_t written;        /* bytes accepted */
     uint64_t dropped;        /* bytes refused by the cap */
-    int write_failed;        /* EPIPE or other: further output dropped */
+    int write_failed;        /* EPIPE or other: further output is lost */
+    int write_errno;         /* why (0 for a write of 0 bytes) */
+    uint64_t lost;           /* bytes not written after it failed */
     /* The REPL's terminal: called with 1 before bytes go out (the prompt
      * and the line being edited are cleared) and 0 after (redrawn). */
     void (*around)(void *ud, int before);

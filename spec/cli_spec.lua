@@ -565,6 +565,19 @@ on("packet", function(pkt) print(json({ payload = pkt.payload })) end)
       assert.are.same({ ["1"] = 1, ["3"] = 3 }, json_decode(l[4]:match("\t([^\t]+)$")))
     end)
 
+    it("writes an object's keys in byte order of their text, the same in every run", function()
+      local src = [[print(json({ b = 1, a = { z = 1, y = { 3 }, [10] = "t", [2.5] = 0 }, ["\0"] = 0, A = true, aa = 2, [1] = "one" }))]]
+      local want = '{"\\u0000":0,"1":"one","A":true,"a":{"10":"t","2.5":0,"y":[3],"z":1},"aa":2,"b":1}'
+      for _ = 1, 3 do -- each run has its own string hash seed
+        local r, l = json_of(src)
+        assert.are.equal(0, r.code, r.err)
+        assert.are.equal(want, l[1])
+      end
+      local r, l = json_of([[print(pcall(json, { [true] = 1 })) print(pcall(json, { a = { [{}] = 1 } }))]])
+      h.has(l[1], "false\tjson: cannot encode a boolean key")
+      h.has(l[2], "false\tjson: cannot encode a table key")
+    end)
+
     it("round-trips an object with many keys", function()
       local r, l = json_of([[
 print(json({ name = "lunatap", list = { 10, 20, 30 }, nested = { deep = { ok = false } }, n = 12.5, s = "a\"b\\c\nd" }))
@@ -657,6 +670,23 @@ on("done", function() print("done") end)
       local r2 = run_src(PRINTER, { "-r", UDP, "--max-output", "2k" })
       assert.are.equal(2048, #r2.out)
       has(r2.err, "output cap of 2048 bytes reached")
+    end)
+
+    it("a full disk is an error with a message; a reader that went away is not", function()
+      -- 1 MB: more than a pipe holds, so the writes after head exits fail (EPIPE)
+      local path = h.tmpfile([[for i = 1, 100000 do print(("line %04d"):format(i)) end]], ".lua")
+      local err = os.tmpname()
+      local cmd = ("%s -r %s %s 2>%s"):format(h.quote(h.bin), h.quote(UDP), h.quote(path), h.quote(err))
+      local _, _, code = os.execute(cmd .. " >/dev/full")
+      local full = h.slurp(err)
+      local _, _, piped = os.execute("bash -c " .. h.quote("set -o pipefail; " .. cmd .. " | head -c 10 >/dev/null"))
+      local closed = h.slurp(err)
+      os.remove(path)
+      os.remove(err)
+      assert.are.equal(1, code)
+      assert.are.equal("lunatap: writing standard output: No space left on device: 1090002 bytes lost\n", full)
+      assert.are.equal(0, piped)
+      assert.are.equal("", closed)
     end)
   end)
 
