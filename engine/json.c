@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void lt_sbuf_init(lua_State *L, lt_sbuf *b)
@@ -204,6 +205,65 @@ static lua_Integer array_length(lua_State *L, int idx)
 
 static void encode(lua_State *L, int idx, lt_sbuf *b, int depth, int seen);
 
+typedef struct key_text {
+    const char *s;
+    size_t len;
+    int ref; /* index of the key itself in the list of keys */
+} key_text;
+
+static int by_text(const void *a, const void *b)
+{
+    const key_text *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->s, y->s, n);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* The object at idx with its keys in byte order of their text, so the
+ * same table prints the same line in every run (pairs() order follows
+ * the string hash seed, which changes from run to run). */
+static void encode_object(lua_State *L, int idx, lt_sbuf *b, int depth, int seen)
+{
+    int count = 0;
+    luaL_checkstack(L, 5, "json");
+    lua_newtable(L); /* the keys, and their texts right after each */
+    int keys = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        int kt = lua_type(L, -1);
+        if (kt != LUA_TSTRING && kt != LUA_TNUMBER)
+            luaL_error(L, "json: cannot encode a %s key", lua_typename(L, kt));
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, keys, 2 * count + 1);
+        lua_pushvalue(L, -1);
+        lua_tolstring(L, -1, NULL); /* converts the copy, not the key */
+        lua_rawseti(L, keys, 2 * count + 2);
+        count++;
+    }
+    key_text *order = lua_newuserdatauv(L, (size_t)count * sizeof *order + 1, 0); /* freed by the collector, even on an error */
+    for (int i = 0; i < count; i++) {
+        lua_rawgeti(L, keys, 2 * i + 2);
+        order[i].s = lua_tolstring(L, -1, &order[i].len); /* kept alive by keys */
+        order[i].ref = 2 * i + 1;
+        lua_pop(L, 1);
+    }
+    qsort(order, (size_t)count, sizeof *order, by_text);
+    lt_sbuf_addc(b, '{');
+    for (int i = 0; i < count; i++) {
+        if (i > 0)
+            lt_sbuf_addc(b, ',');
+        lt_json_string(b, order[i].s, order[i].len);
+        lt_sbuf_addc(b, ':');
+        lua_rawgeti(L, keys, order[i].ref);
+        lua_rawget(L, idx);
+        encode(L, lua_gettop(L), b, depth + 1, seen);
+        lua_pop(L, 1);
+    }
+    lt_sbuf_addc(b, '}');
+    lua_pop(L, 2); /* order, keys */
+}
+
 static void encode_table(lua_State *L, int idx, lt_sbuf *b, int depth, int seen)
 {
     if (depth >= LT_JSON_MAX_DEPTH)
@@ -233,26 +293,7 @@ static void encode_table(lua_State *L, int idx, lt_sbuf *b, int depth, int seen)
         }
         lt_sbuf_addc(b, ']');
     } else {
-        int first = 1;
-        lt_sbuf_addc(b, '{');
-        lua_pushnil(L);
-        while (lua_next(L, idx)) {
-            int kt = lua_type(L, -2);
-            if (kt != LUA_TSTRING && kt != LUA_TNUMBER)
-                luaL_error(L, "json: cannot encode a %s key", lua_typename(L, kt));
-            if (!first)
-                lt_sbuf_addc(b, ',');
-            first = 0;
-            lua_pushvalue(L, -2);
-            size_t klen;
-            const char *k = lua_tolstring(L, -1, &klen); /* converts a copy, not the key */
-            lt_json_string(b, k, klen);
-            lua_pop(L, 1);
-            lt_sbuf_addc(b, ':');
-            encode(L, lua_gettop(L), b, depth + 1, seen);
-            lua_pop(L, 1);
-        }
-        lt_sbuf_addc(b, '}');
+        encode_object(L, idx, b, depth, seen);
     }
     lua_pushvalue(L, idx);
     lua_pushnil(L);
