@@ -149,16 +149,18 @@ lt_flow_table *lt_flow_table_new(const lt_flow_limits *lim, lt_flow_end_fn on_en
 
 void lt_flow_end(lt_flow_table *t, lt_flow *f, int reason)
 {
-    if (t->on_end)
-        t->on_end(t->ud, f, reason);
-    unlink_hash(t, f);
-    list_remove(&t->lists[f->fclass], f);
+    /* Counted first: the end handlers (udp.end, tcp.end) that on_end runs
+     * see this session among those ended in stats(). */
     t->st.active--;
     t->st.ended++;
     if (reason == LT_FLOW_TIMEOUT)
         t->st.timeouts++;
     else if (reason == LT_FLOW_EVICTED)
         t->st.evictions++;
+    if (t->on_end)
+        t->on_end(t->ud, f, reason);
+    unlink_hash(t, f);
+    list_remove(&t->lists[f->fclass], f);
     charge(t, -(long)sizeof *f);
     free(f);
 }

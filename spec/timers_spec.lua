@@ -222,6 +222,18 @@ ready && sleep 1.5 && kill -INT $p]])
   end)
 end)
 
+describe("session timeouts on capture time", function()
+  it("an end handler sees its own session among those ended in stats()", function()
+    local r = run([[
+on("udp.end", function(s) local st = stats() print("udp.end", s.id, st.session_timeouts, st.sessions) end)
+on("done", function(st) print("done", st.session_timeouts) end)]], { 100, 200 })
+    assert.are.equal(0, r.code, r.err)
+    -- the session of 100 times out (30 s) as the packet of 200 comes, before
+    -- that packet's session exists; an ending session is no longer active
+    assert.are.equal("udp.end\t0\t1\t0\nudp.end\t1\t1\t0\ndone\t1\n", r.out)
+  end)
+end)
+
 describe("session timeouts on wall time (--clock wall)", function()
   it("end an idle session on the system clock while no packet comes (32 s)", function()
     local sp = h.tmpfile([[
