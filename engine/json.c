@@ -203,7 +203,14 @@ static lua_Integer array_length(lua_State *L, int idx)
     return count == n ? n : 0;
 }
 
-static void encode(lua_State *L, int idx, lt_sbuf *b, int depth, int seen);
+/* The tables being encoded, outermost first: one met again inside itself
+ * is a cycle. (A C array: no Lua table to make and fill per line.) */
+typedef struct json_path {
+    const void *t[LT_JSON_MAX_DEPTH];
+    int n;
+} json_path;
+
+static void encode(lua_State *L, int idx, lt_sbuf *b, int depth, json_path *seen);
 
 typedef struct key_text {
     const char *s;
@@ -222,7 +229,7 @@ static int by_text(const void *a, const void *b)
 /* The object at idx with its keys in byte order of their text, so the
  * same table prints the same line in every run (pairs() order follows
  * the string hash seed, which changes from run to run). */
-static void encode_object(lua_State *L, int idx, lt_sbuf *b, int depth, int seen)
+static void encode_object(lua_State *L, int idx, lt_sbuf *b, int depth, json_path *seen)
 {
     int count = 0;
     luaL_checkstack(L, 5, "json");
@@ -264,21 +271,17 @@ static void encode_object(lua_State *L, int idx, lt_sbuf *b, int depth, int seen
     lua_pop(L, 2); /* order, keys */
 }
 
-static void encode_table(lua_State *L, int idx, lt_sbuf *b, int depth, int seen)
+static void encode_table(lua_State *L, int idx, lt_sbuf *b, int depth, json_path *seen)
 {
     if (depth >= LT_JSON_MAX_DEPTH)
         luaL_error(L, "json: nesting deeper than %d", LT_JSON_MAX_DEPTH);
-    if (lua_type(L, seen) == LUA_TNIL) { /* made for the first table only */
-        lua_newtable(L);
-        lua_replace(L, seen);
-    }
-    lua_pushvalue(L, idx);
-    if (lua_rawget(L, seen) != LUA_TNIL)
-        luaL_error(L, "json: cannot encode a table that contains itself");
-    lua_pop(L, 1);
-    lua_pushvalue(L, idx);
-    lua_pushboolean(L, 1);
-    lua_rawset(L, seen);
+    const void *self = lua_topointer(L, idx);
+    for (int i = 0; i < seen->n; i++)
+        if (seen->t[i] == self)
+            luaL_error(L, "json: cannot encode a table that contains itself");
+    if (seen->n == LT_JSON_MAX_DEPTH)
+        luaL_error(L, "json: nesting deeper than %d", LT_JSON_MAX_DEPTH);
+    seen->t[seen->n++] = self;
 
     luaL_checkstack(L, 4, "json");
     lua_Integer n = array_length(L, idx);
@@ -295,12 +298,10 @@ static void encode_table(lua_State *L, int idx, lt_sbuf *b, int depth, int seen)
     } else {
         encode_object(L, idx, b, depth, seen);
     }
-    lua_pushvalue(L, idx);
-    lua_pushnil(L);
-    lua_rawset(L, seen);
+    seen->n--;
 }
 
-static void encode(lua_State *L, int idx, lt_sbuf *b, int depth, int seen)
+static void encode(lua_State *L, int idx, lt_sbuf *b, int depth, json_path *seen)
 {
     size_t len;
     const char *s;
@@ -327,18 +328,16 @@ static void encode(lua_State *L, int idx, lt_sbuf *b, int depth, int seen)
 
 void lt_json_encode(lua_State *L, int idx, lt_sbuf *b)
 {
-    idx = lua_absindex(L, idx);
-    lua_pushnil(L); /* the tables being encoded, made when there is one */
-    encode(L, idx, b, 0, lua_gettop(L));
-    lua_pop(L, 1);
+    json_path seen = { .n = 0 };
+    encode(L, lua_absindex(L, idx), b, 0, &seen);
 }
 
-static void encode_ordered(lua_State *L, int idx, int keys, int optional, lt_sbuf *b, int seen,
+static void encode_ordered(lua_State *L, int idx, int keys, int optional, lt_sbuf *b, json_path *seen,
                            int depth);
 
 /* A value whose keys entry is { name, subkeys }: an object with subkeys,
  * or an array of them. */
-static void encode_keyed(lua_State *L, int idx, int subkeys, lt_sbuf *b, int seen, int depth)
+static void encode_keyed(lua_State *L, int idx, int subkeys, lt_sbuf *b, json_path *seen, int depth)
 {
     if (depth >= LT_JSON_MAX_DEPTH)
         luaL_error(L, "json: nesting deeper than %d", LT_JSON_MAX_DEPTH);
@@ -375,7 +374,7 @@ static void encode_keyed(lua_State *L, int idx, int subkeys, lt_sbuf *b, int see
 /* The object at idx with the keys listed in the table at keys, in that
  * order: a nil value is null, or left out when optional[key] is true. A
  * keys entry { name, subkeys } writes that value with its own keys. */
-static void encode_ordered(lua_State *L, int idx, int keys, int optional, lt_sbuf *b, int seen,
+static void encode_ordered(lua_State *L, int idx, int keys, int optional, lt_sbuf *b, json_path *seen,
                            int depth)
 {
     int first = 1;
@@ -443,10 +442,8 @@ int lt_json_api(lua_State *L)
     if (ordered) {
         /* A value that is the object itself is refused one level down,
          * when the value's own fields lead back to it. */
-        lua_pushnil(L);
-        int seen = lua_gettop(L);
-        encode_ordered(L, 1, 2, lua_isnil(L, 3) ? 0 : 3, &b, seen, 0);
-        lua_remove(L, seen);
+        json_path seen = { .n = 0 };
+        encode_ordered(L, 1, 2, lua_isnil(L, 3) ? 0 : 3, &b, &seen, 0);
     } else {
         lt_json_encode(L, 1, &b);
     }
