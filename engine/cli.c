@@ -53,6 +53,8 @@ static const char usage_text[] =
     "  --allow-write DIR  let scripts write files under DIR with open_file() (default: none)\n"
     "  --max-write SIZE   bytes scripts may write to files in total (default 1G)\n"
     "  --max-body SIZE    HTTP body bytes kept per message (default 16M; 0 = no bodies)\n"
+    "  --flow-mem SIZE    memory for sessions and their waiting TCP data; past it the\n"
+    "                     oldest idle sessions are evicted (default 128M)\n"
     "\n"
     "REPL (lunatap repl):\n"
     "  --history FILE     where the prompt's history is kept (default\n"
@@ -69,7 +71,7 @@ static const char usage_text[] =
 
 enum { OPT_LUA_MEM = 256, OPT_LUA_BUDGET, OPT_LUA_TIME, OPT_MAX_OUTPUT, OPT_LIST,
        OPT_ALLOW_WRITE, OPT_MAX_WRITE, OPT_MAX_BODY, OPT_MAX_BYTES, OPT_DURATION,
-       OPT_CLOCK, OPT_HISTORY, OPT_NO_HISTORY };
+       OPT_CLOCK, OPT_HISTORY, OPT_NO_HISTORY, OPT_FLOW_MEM };
 
 static const struct option long_opts[] = {
     { "help", no_argument, NULL, 'h' },
@@ -82,6 +84,7 @@ static const struct option long_opts[] = {
     { "allow-write", required_argument, NULL, OPT_ALLOW_WRITE },
     { "max-write", required_argument, NULL, OPT_MAX_WRITE },
     { "max-body", required_argument, NULL, OPT_MAX_BODY },
+    { "flow-mem", required_argument, NULL, OPT_FLOW_MEM },
     { "max-bytes", required_argument, NULL, OPT_MAX_BYTES },
     { "duration", required_argument, NULL, OPT_DURATION },
     { "clock", required_argument, NULL, OPT_CLOCK },
@@ -379,6 +382,13 @@ static int parse_file_option(lt_config *cfg, int c, const char *arg)
         if (parse_amount("--max-body", arg, 1024, &v) != 0)
             return -1;
         cfg->max_body = v;
+        break;
+    case OPT_FLOW_MEM:
+        if (parse_amount("--flow-mem", arg, 1024, &v) != 0)
+            return -1;
+        if (v < ((uint64_t)1 << 20) || v > ((uint64_t)1 << 40))
+            return bad_value("--flow-mem", arg, "a size from 1M to 1024G");
+        cfg->flow_mem = v;
         break;
     default:
         if (c == OPT_MAX_BYTES || c == OPT_DURATION || c == OPT_CLOCK)

@@ -609,6 +609,8 @@ static int load_scripts(lt_engine *e)
     }
     lt_track_config tc;
     lt_track_default_config(&tc);
+    if (e->cfg->flow_mem)
+        tc.flow.mem = (size_t)e->cfg->flow_mem;
     int g = lt_host_unguard(e->host);
     e->track = lt_track_new(e->host, &tc);
     lt_host_guard(e->host, g);

@@ -40,6 +40,7 @@ typedef struct lt_config {
     const char *allow_write;        /* --allow-write DIR, NULL = scripts write no files */
     uint64_t max_write;             /* --max-write: bytes written to all files */
     uint64_t max_body;              /* --max-body, 0 = no bodies kept */
+    uint64_t flow_mem;              /* --flow-mem, 0 = LT_FLOW_DEFAULT_MEM */
     int repl;                       /* lunatap repl: the interactive prompt */
     const char *history;            /* --history FILE; "" = --no-history; NULL = default */
     lt_script_arg scripts[LT_MAX_SCRIPTS];

@@ -690,6 +690,29 @@ on("done", function() print("done") end)
     end)
   end)
 
+  describe("--flow-mem", function()
+    it("caps the memory sessions take: past it the oldest idle ones are evicted, and counted", function()
+      local times = {}
+      for i = 1, 20000 do times[i] = 1000 + i / 100000 end -- 20,000 flows in 0.2 s
+      local pcap = h.tmpfile(require("pcap_build").udp_at(times, { flows = true }), ".pcap")
+      local src = [[on("done", function(s)
+        print(s.sessions_total, s.session_evictions, s.flow_mem_peak <= 1048576, s.flow_mem_peak)
+      end)]]
+      local small = run_src(src, { "-r", pcap, "--flow-mem", "1M" })
+      local default = run_src(src, { "-r", pcap })
+      local bad = run_src(src, { "-r", pcap, "--flow-mem", "100k" })
+      os.remove(pcap)
+      assert.are.equal(0, small.code, small.err)
+      local total, evicted, within = small.out:match("^(%d+)\t(%d+)\t(%a+)")
+      assert.are.equal("20000", total)
+      assert.is_true(tonumber(evicted) > 10000, small.out)
+      assert.are.equal("true", within, small.out)
+      h.has(default.out, "20000\t0\tfalse")
+      assert.are.equal(2, bad.code)
+      assert.are.equal("lunatap: --flow-mem: '100k' is out of range (give a size from 1M to 1024G)\n", bad.err)
+    end)
+  end)
+
   describe("options() in a user script", function()
     local SCRIPT = [[
 local opt = options {

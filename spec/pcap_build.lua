@@ -60,8 +60,10 @@ function M.udp_at(times, opts)
   opts = opts or {}
   local payload = ("x"):rep(opts.payload or 58)
   local out = { string.pack("<I4I2I2i4I4I4I4", 0xa1b2c3d4, 2, 4, 0, 0, 262144, 1) }
-  for _, ts in ipairs(times) do
-    local udp = string.pack(">I2I2I2I2", 5000, 6000, 8 + #payload, 0) .. payload
+  for i, ts in ipairs(times) do
+    -- opts.flows: each datagram from its own source port (a flow each)
+    local sport = opts.flows and 1024 + (i - 1) % 64000 or 5000
+    local udp = string.pack(">I2I2I2I2", sport, 6000, 8 + #payload, 0) .. payload
     local ip = string.pack(">BBI2I2I2BBI2", 0x45, 0, 20 + #udp, 1, 0x4000, 64, 17, 0)
       .. "\10\0\0\1\10\0\0\2" .. udp
     local frame = "\2\0\0\0\0\2\2\0\0\0\0\1\8\0" .. ip
