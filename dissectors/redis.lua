@@ -88,9 +88,8 @@ end
 -- "end") when there is none to queue. The common commands are read in C
 -- (lunatap.resp_scan); the rest, from the same byte, by lunatap.resp.
 local function read_command(s, dir, at)
-  local args, ts = scan.command(s, LIMITS.line_length, LIMITS.bulk_keep, LIMITS.elements)
-  -- the fields this file sets, so the record is made at its size
-  if args then return { args = args, name = nil, ts = nil, index = nil, no_reply = nil, replies_left = nil }, ts end
+  local cmd, ts = scan.command_record(s, LIMITS.line_length, LIMITS.bulk_keep, LIMITS.elements)
+  if cmd then return cmd end
   local offset
   ts, offset = start_of(s, at)
   if not ts then return "end" end
@@ -116,14 +115,14 @@ local function read_command(s, dir, at)
     if #args == 0 then return "next" end
     cmd = { args = args, inline = true }
   end
-  return cmd, ts
+  cmd.name = cmd.args[1]:upper()
+  cmd.ts = ts
+  return cmd
 end
 
 local function client_message(s, state, dir, session, at)
-  local cmd, ts = read_command(s, dir, at)
+  local cmd = read_command(s, dir, at)
   if type(cmd) == "string" then return cmd end
-  cmd.name = cmd.args[1]:upper()
-  cmd.ts = ts
   queue_command(s, state, cmd)
   emit("redis.command", cmd, session)
   return "next"

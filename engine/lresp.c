@@ -198,6 +198,36 @@ static int take(lua_State *L, const char *what, int (*parse)(scan *), lua_KFunct
     return lua_gettop(L) - top;
 }
 
+/* command_record: the command as the redis dissector's record, { args,
+ * name (the first argument upper-cased), ts }, made here rather than by a
+ * Lua constructor and string.upper for every command. */
+static int record(scan *sc)
+{
+    int rc = command(sc);
+    if (rc != SCAN_DONE || !sc->L)
+        return rc;
+    lua_State *L = sc->L;
+    lua_createtable(L, 0, 8); /* args, name, ts and what the dissector and scripts add */
+    lua_insert(L, -2);
+    lua_rawgeti(L, -1, 1);
+    size_t len;
+    const char *first = lua_tolstring(L, -1, &len);
+    size_t i = 0;
+    while (i < len && !(first[i] >= 'a' && first[i] <= 'z'))
+        i++;
+    if (i < len) { /* some lower case: an upper-cased copy */
+        luaL_Buffer b;
+        char *up = luaL_buffinitsize(L, &b, len);
+        for (size_t j = 0; j < len; j++)
+            up[j] = first[j] >= 'a' && first[j] <= 'z' ? (char)(first[j] - 32) : first[j];
+        luaL_pushresultsize(&b, len);
+        lua_remove(L, -2);
+    }
+    lua_setfield(L, -3, "name");
+    lua_setfield(L, -2, "args");
+    return SCAN_DONE;
+}
+
 static int command_k(lua_State *L, int status, lua_KContext ctx)
 {
     (void)status;
@@ -217,6 +247,23 @@ static int api_command(lua_State *L)
     return command_k(L, LUA_OK, 0);
 }
 
+static int record_k(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)status;
+    (void)ctx;
+    int n = take(L, "resp_scan.command_record", record, record_k);
+    if (n == 3) { /* record, ts, offset: the time goes into the record */
+        lua_pushvalue(L, -2);
+        lua_setfield(L, -4, "ts");
+    }
+    return n;
+}
+
+static int api_command_record(lua_State *L)
+{
+    return record_k(L, LUA_OK, 0);
+}
+
 static int api_reply(lua_State *L)
 {
     return reply_k(L, LUA_OK, 0);
@@ -225,7 +272,8 @@ static int api_reply(lua_State *L)
 void lt_resp_push_module(lua_State *L)
 {
     static const luaL_Reg fns[] = {
-        { "command", api_command }, { "reply", api_reply }, { NULL, NULL },
+        { "command", api_command }, { "command_record", api_command_record },
+        { "reply", api_reply }, { NULL, NULL },
     };
     luaL_newlib(L, fns);
 }

@@ -3,7 +3,11 @@
  * C for the redis dissector; lua/lunatap/resp.lua reads all the others.
  *
  *   scan.command(s, line_max, bulk_keep, elements) -> args, ts, offset | nil
+ *   scan.command_record(s, line_max, bulk_keep, elements) -> cmd, ts, offset | nil
  *   scan.reply(s, line_max, bulk_keep, elements) -> type, value, ts, offset | nil
+ *
+ * command_record takes what command takes and returns it as the redis
+ * dissector's record: { args, name = args[1] upper-cased (ASCII), ts }.
  *
  * A message is taken only when it has the common shape — a command is an
  * array of 1 to `elements` bulk strings of at most bulk_keep bytes; a reply

@@ -37,6 +37,19 @@ dissector {
     end
   end,
 }
+-- command_record: the same command as the dissector's record
+dissector {
+  name = "probe_record", tcp_ports = { 7778 }, events = { "probe." },
+  stream = function(s, dir)
+    while true do
+      local cmd, ts, offset = scan.command_record(s, 64, 16, 4)
+      if cmd == nil then s:skip() return end
+      assert(ts == cmd.ts)
+      emit("probe.took", { dir = dir, text = cmd.name .. " " .. show(cmd.args), ts = cmd.ts, offset = offset },
+           s.session)
+    end
+  end,
+}
 ]]
 
 local SHOW = [[
@@ -53,7 +66,7 @@ f:write(PROBE)
 f:close()
 
 -- parts: { {side, bytes}, ... }; bytewise: every byte its own segment
-local function probe(parts, bytewise)
+local function probe(parts, bytewise, port)
   if bytewise then
     local split = {}
     for _, p in ipairs(parts) do
@@ -61,7 +74,7 @@ local function probe(parts, bytewise)
     end
     parts = split
   end
-  local pcap = h.tmpfile(build.tcp_session(parts, { port = 7777 }), ".pcap")
+  local pcap = h.tmpfile(build.tcp_session(parts, { port = port or 7777 }), ".pcap")
   local show = h.tmpfile(SHOW, ".lua")
   local r = h.run_limited(60, { "-L", dir, "-r", pcap, show })
   os.remove(pcap)
@@ -95,6 +108,15 @@ describe("resp_scan", function()
     local l = client(cmds, true)
     assert.are.same("took\tclient\t[GET,k]\t1700000000.003\t0", l[1])
     assert.are.same("took\tclient\t[SET,,0123456789abcdef]\t1700000000.023\t20", l[2])
+  end)
+
+  it("command_record makes the dissector's record: args, the name upper-cased, the time", function()
+    local cmds = "*2\r\n$3\r\nget\r\n$1\r\nk\r\n*1\r\n$4\r\nPiNg\r\n*1\r\n$3\r\nDEL\r\n*1\r\n$2\r\n\0x\r\n"
+    assert.are.same({ "took\tclient\tGET [get,k]\t1700000000.003\t0",
+                      "took\tclient\tPING [PiNg]\t1700000000.003\t20",
+                      "took\tclient\tDEL [DEL]\t1700000000.003\t34",
+                      "took\tclient\t\0X [\0x]\t1700000000.003\t47", "done\t0\t0" },
+                    probe({ { "client", cmds } }, false, 7778))
   end)
 
   it("leaves every other command where it starts", function()
