@@ -96,6 +96,10 @@ on("dns.query", function(q, session)
   end
 end)
 
+-- The response line's record, filled again for each (json reads it at
+-- once): no table made per response.
+local response = { event = "response" }
+
 on("dns.response", function(r, session)
   local q = r.query
   if q then
@@ -105,11 +109,12 @@ on("dns.response", function(r, session)
     end
   end
   if opt.json then
-    -- one constructor: a record grown field by field is rehashed twice
-    print(json({ event = "response", ts = r.ts, session = session.id, transport = r.transport,
-                 client = session.client, server = session.server, id = r.id, qtype = r.qtype,
-                 qname = r.qname, rcode = r.rcode, answers = r.answers, latency = r.latency,
-                 query_ts = q and q.ts }, KEYS.response, OPTIONAL))
+    local rec = response
+    rec.ts, rec.session, rec.transport, rec.client, rec.server = r.ts, session.id, r.transport,
+      session.client, session.server
+    rec.id, rec.qtype, rec.qname, rec.rcode, rec.answers = r.id, r.qtype, r.qname, r.rcode, r.answers
+    rec.latency, rec.query_ts = r.latency, q and q.ts
+    print(json(rec, KEYS.response, OPTIONAL))
     return
   end
   local latency = r.latency and ("(%.1f ms)"):format(r.latency * 1000) or "(no query seen)"

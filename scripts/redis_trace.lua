@@ -135,13 +135,19 @@ local PAIR_KEYS = { "event", "ts", "session", "client", "server", "index", "tota
                     "reply_type", "latency", "reply_ts", "args", "reply" }
 local PAIR_OPT = { inline = true }
 
+-- One record, filled again for every line (json reads it at once): no
+-- table to make and fill key by key per command.
+local pair = {}
+
 local function json_pair(cmd, reply, c)
-  local rec = { event = "command", ts = cmd.ts, session = c.id, client = c.client,
-                server = c.server, index = cmd.n, total = cmd.total, name = cmd.name,
-                inline = cmd.inline or nil, reply_type = reply and reply.type,
-                latency = reply and reply.latency, reply_ts = reply and reply.ts,
-                args = cmd.args, reply = reply and reply.value }
-  return json(rec, PAIR_KEYS, PAIR_OPT)
+  pair.event, pair.ts, pair.session, pair.client, pair.server = "command", cmd.ts, c.id, c.client, c.server
+  pair.index, pair.total, pair.name, pair.inline = cmd.n, cmd.total, cmd.name, cmd.inline or nil
+  pair.reply_type = reply and reply.type
+  pair.latency = reply and reply.latency
+  pair.reply_ts = reply and reply.ts
+  pair.args = cmd.args
+  pair.reply = reply and reply.value
+  return json(pair, PAIR_KEYS, PAIR_OPT)
 end
 
 local function splice(line, key, value)
