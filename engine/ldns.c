@@ -21,6 +21,7 @@ typedef struct msg {
     const uint8_t *p;
     size_t n;
     jmp_buf fail;   /* not taken: back to parse, which returns nil */
+    int ext_rcode;  /* the last OPT record's upper rcode bits, -1 without one */
     size_t name_len;
     char name[LT_DNS_MAX_NAME_TEXT + 8];
 } msg;
@@ -392,12 +393,13 @@ static size_t opt_record(msg *m, size_t p, int msg_at)
     lua_pushvalue(L, -1);
     lua_setfield(L, msg_at, "edns");
     lua_setfield(L, -2, "edns");
+    m->ext_rcode = (int)ext_rcode;
     return start + rdlength;
 }
 
 /* Makes the table of a question or record (of `fields` fields) from the
  * name on top of the stack, which it replaces, with its type and class. */
-static void owned_by(lua_State *L, int fields, unsigned type, unsigned class)
+static void start_entry(lua_State *L, int fields, unsigned type, unsigned class)
 {
     lua_createtable(L, 0, fields);
     lua_insert(L, -2);
@@ -419,7 +421,7 @@ static size_t record(msg *m, size_t at, int msg_at)
     unsigned type = u16(m, p), class = u16(m, p + 2), rdlength = u16(m, p + 8);
     size_t start = p + 10;
     need(m, start, rdlength);
-    owned_by(L, 8, type, class);
+    start_entry(L, 8, type, class);
     set_int(L, "ttl", u32(m, p + 4));
     set_int(L, "rdlength", rdlength);
     rdata(m, type, start, start + rdlength);
@@ -433,7 +435,7 @@ static size_t question(msg *m, size_t at, int msg_at)
     size_t p = push_name(m, at);
     need(m, p, 4);
     unsigned type = u16(m, p), class = u16(m, p + 2);
-    owned_by(L, 5, type, class);
+    start_entry(L, 5, type, class);
     return p + 4;
 }
 
@@ -479,12 +481,8 @@ static void summary(msg *m, int msg_at)
 {
     lua_State *L = m->L;
     lua_Integer rcode = u16(m, 2) & 15;
-    if (lua_getfield(L, msg_at, "edns") == LUA_TTABLE) {
-        lua_getfield(L, -1, "extended_rcode");
-        rcode |= lua_tointeger(L, -1) << 4;
-        lua_pop(L, 1);
-    }
-    lua_pop(L, 1);
+    if (m->ext_rcode >= 0)
+        rcode |= (lua_Integer)m->ext_rcode << 4;
     set_int(L, "rcode_code", rcode);
     set_named(L, "rcode", NAMES_RCODE, "RCODE", rcode);
     lua_getfield(L, msg_at, "questions");
@@ -504,6 +502,7 @@ static int parse(lua_State *L)
 {
     msg m;
     m.L = L;
+    m.ext_rcode = -1;
     m.p = lua_type(L, 1) == LUA_TSTRING ? (const uint8_t *)lua_tolstring(L, 1, &m.n)
                                         : lt_buffer_test(L, 1, &m.n);
     if (!m.p)
