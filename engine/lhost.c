@@ -128,8 +128,8 @@ static void budget_charge(lt_host *h, lua_State *L, uint64_t n)
     if (h->over)
         luaL_error(L, "instruction budget exceeded (limit %I instructions, %d ms per callback)",
                    (lua_Integer)h->lim.insns, (int)h->lim.ms);
-    if (lua_gethook(L) == budget_hook && lua_gethookcount(L) != HOOK_EVERY)
-        lua_sethook(L, budget_hook, LUA_MASKCOUNT, HOOK_EVERY); /* left at 1 by an earlier overrun */
+    if (lua_gethookcount(L) != HOOK_EVERY) /* a thread left at 1 by an earlier overrun */
+        lua_sethook(L, budget_hook, LUA_MASKCOUNT, HOOK_EVERY);
     h->insns += n;
     uint64_t elapsed_ms = (now_ns() - h->t0_ns) / 1000000u;
     if (h->insns > h->lim.insns || elapsed_ms > h->lim.ms) {
@@ -626,8 +626,6 @@ static int api_load(lua_State *L)
     return 1;
 }
 
-/* string.find & co. refuse subjects longer than the pattern limit: one
- * backtracking match inside C would not be interrupted by the count hook. */
 /* xpcall(f, msgh, ...): Lua calls an xpcall handler where the error is
  * raised, and a budget error is raised inside the count hook, where hooks
  * are off, so a handler that loops could never be stopped. Here the
