@@ -43,19 +43,14 @@ local function is_waiting(state, q)
   return false
 end
 
--- Takes the queries for which drop(q) is true out of their id's list.
-local function take_out(state, id, drop)
-  local list, kept, n = state.byid[id], {}, 0
-  for i = 1, #list do
-    local q = list[i]
-    if drop(q) then
-      state.count = state.count - 1
-    else
-      n = n + 1
-      kept[n] = q
-    end
+-- Takes a waiting query out of its id's list.
+local function forget(state, q)
+  local list = state.byid[q.id]
+  for i = #list, 1, -1 do
+    if list[i] == q then table.remove(list, i) end
   end
-  state.byid[id] = n > 0 and kept or nil
+  if #list == 0 then state.byid[q.id] = nil end
+  state.count = state.count - 1
 end
 
 -- Keeps only waiting queries in the queue, once answered ones outnumber them.
@@ -83,7 +78,7 @@ local function add_query(state, q, session, dir)
     state.queue[state.first] = nil
     state.first = state.first + 1
     if is_waiting(state, old) then
-      take_out(state, old.id, function(x) return x == old end)
+      forget(state, old)
       state.dropped = state.dropped + 1
       if state.dropped == 1 then
         report(session, { message = ("more than %d queries waiting for a response: the oldest are no longer paired")
@@ -100,23 +95,22 @@ end
 local function pair(state, r)
   local list = state.byid[r.id]
   if not list then return end
-  local found, retries
+  local found, retries, kept
   for i = 1, #list do
     local q = list[i]
-    if same_question(q, r) then
-      if not found then found = q else
-        retries = retries or {}
-        retries[#retries + 1] = q
-      end
+    if not same_question(q, r) then
+      kept = kept or {}
+      kept[#kept + 1] = q
+    elseif not found then
+      found = q
+    else
+      retries = retries or {}
+      retries[#retries + 1] = q
     end
   end
   if not found then return end
-  if #list == 1 then
-    state.byid[r.id] = nil
-    state.count = state.count - 1
-  else
-    take_out(state, r.id, function(q) return same_question(q, r) end)
-  end
+  state.byid[r.id] = kept -- the waiting queries with other questions, if any
+  state.count = state.count - 1 - (retries and #retries or 0)
   if state.count == 0 then
     -- nothing waits: the answered queries leave the queue now rather than
     -- live on in it as long as the session
