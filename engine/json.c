@@ -18,21 +18,26 @@ void lt_sbuf_init(lua_State *L, lt_sbuf *b)
     b->slot = lua_gettop(L);
 }
 
+/* Makes room for n more bytes. */
+static void sbuf_grow(lt_sbuf *b, size_t n)
+{
+    size_t cap = b->cap;
+    while (n > cap - b->n) {
+        if (cap > ((size_t)-1) / 2)
+            luaL_error(b->L, "output too large");
+        cap *= 2;
+    }
+    char *p = lua_newuserdatauv(b->L, cap, 0);
+    memcpy(p, b->p, b->n);
+    lua_replace(b->L, b->slot);
+    b->p = p;
+    b->cap = cap;
+}
+
 void lt_sbuf_add(lt_sbuf *b, const char *s, size_t n)
 {
-    if (n > b->cap - b->n) {
-        size_t cap = b->cap;
-        while (n > cap - b->n) {
-            if (cap > ((size_t)-1) / 2)
-                luaL_error(b->L, "output too large");
-            cap *= 2;
-        }
-        char *p = lua_newuserdatauv(b->L, cap, 0);
-        memcpy(p, b->p, b->n);
-        lua_replace(b->L, b->slot);
-        b->p = p;
-        b->cap = cap;
-    }
+    if (n > b->cap - b->n)
+        sbuf_grow(b, n);
     memcpy(b->p + b->n, s, n);
     b->n += n;
 }
@@ -111,11 +116,10 @@ static const uint8_t plain_byte[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 };
 
-void lt_json_string(lt_sbuf *b, const char *str, size_t n)
+/* The part of a string from its first byte that needs an escape. */
+static void escape_rest(lt_sbuf *b, const unsigned char *s, size_t n)
 {
-    const unsigned char *s = (const unsigned char *)str;
     char esc[8];
-    lt_sbuf_addc(b, '"');
     for (size_t i = 0; i < n;) {
         size_t plain = i; /* a run that needs no escape goes in one copy */
         while (plain < n && plain_byte[s[plain]])
@@ -148,6 +152,24 @@ void lt_json_string(lt_sbuf *b, const char *str, size_t n)
             lt_sbuf_addc(b, (char)c);
         }
     }
+}
+
+void lt_json_string(lt_sbuf *b, const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    /* Most strings need no escape: room for all of them and the quotes
+     * once, and a byte loop with no call in it (memcpy per run of a short
+     * key cost more than the key). */
+    if (n + 2 > b->cap - b->n)
+        sbuf_grow(b, n + 2);
+    char *o = b->p + b->n;
+    *o++ = '"';
+    size_t i = 0;
+    while (i < n && plain_byte[s[i]])
+        *o++ = (char)s[i++];
+    b->n = (size_t)(o - b->p);
+    if (i < n)
+        escape_rest(b, s + i, n - i);
     lt_sbuf_addc(b, '"');
 }
 
