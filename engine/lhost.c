@@ -491,6 +491,14 @@ int lt_host_dispatch(lt_host *h, int ev, int nargs)
     return dispatch_on(h, h->L, ev, nargs);
 }
 
+int lt_host_emit(lt_host *h, lua_State *L, int ev, int nargs)
+{
+    if (lt_host_wants(h, ev))
+        return dispatch_on(h, L, ev, nargs);
+    lua_pop(L, nargs);
+    return 0;
+}
+
 /* on(event, fn) -> handle */
 static int api_on(lua_State *L)
 {
@@ -545,8 +553,7 @@ static int api_emit(lua_State *L)
     int id = lt_host_event(h, name);
     if (id < 0)
         return luaL_error(L, "emit: too many distinct events (limit %d)", LT_MAX_EVENTS);
-    if (lt_host_wants(h, id))
-        dispatch_on(h, L, id, lua_gettop(L) - 1);
+    lt_host_emit(h, L, id, lua_gettop(L) - 1);
     return 0;
 }
 
@@ -569,6 +576,15 @@ static int api_print(lua_State *L)
 {
     lt_host *h = lt_host_from(L);
     int n = lua_gettop(L);
+    if (n == 1 && lua_type(L, 1) == LUA_TSTRING) {
+        /* a script's line, as most are: written as it is, not copied into
+         * a new string with its newline */
+        size_t len;
+        const char *s = lua_tolstring(L, 1, &len);
+        lt_output_write(h->out, s, len);
+        lt_output_write(h->out, "\n", 1);
+        return 0;
+    }
     luaL_Buffer b;
     luaL_buffinit(L, &b);
     for (int i = 1; i <= n; i++) {

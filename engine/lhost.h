@@ -153,6 +153,10 @@ static inline int lt_host_wants(const lt_host *h, int ev)
  * stack (popped). Returns the number of handlers that failed. */
 int lt_host_dispatch(lt_host *h, int ev, int nargs);
 
+/* The same on thread L (a dissector's coroutine emitting in C, as emit()
+ * does from Lua), when the event has handlers; the values are popped. */
+int lt_host_emit(lt_host *h, lua_State *L, int ev, int nargs);
+
 /* Calls the function below nargs arguments on top of the stack, in
  * protected mode, charged to `script`, reported as `what`. Pops them.
  * 0 on success, LT_CALL_EXIT_REQUEST (see above), else the Lua status
