@@ -208,10 +208,15 @@ end
 local FATAL = { depth = true, bulk_length = true }
 
 -- Reads messages until the stream ends: one protected call for all of
--- them rather than one each (an error ends it, and stream goes on).
+-- them rather than one each (an error ends it, and stream goes on). The
+-- common ones go from bytes to events in C (resp_scan.messages, which
+-- makes the records the functions above make); it stops at each message
+-- these functions must handle, and at the end.
 local function messages(s, pending, dir, message, at)
   local session = s.session
-  repeat until message(s, pending, dir, session, at) == "end"
+  repeat
+    scan.messages(s, pending, LIMITS.line_length, LIMITS.bulk_keep, LIMITS.elements, MAX_PENDING)
+  until message(s, pending, dir, session, at) == "end"
 end
 
 local function stream(s, dir, state)

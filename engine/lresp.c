@@ -6,6 +6,7 @@
  * ten Lua-to-C calls; here a whole command takes one.
  */
 #include "lresp.h"
+#include "lredis.h"
 #include "lstream.h"
 
 #include <lauxlib.h>
@@ -170,34 +171,6 @@ static int command(scan *sc)
     return sc->p[0] == '*' ? array(sc, 1) : SCAN_OTHER;
 }
 
-/* Runs `parse` over the unread bytes: nil (nothing consumed), a suspension
- * until more bytes come, or the values it pushes followed by ts and offset. */
-static int take(lua_State *L, const char *what, int (*parse)(scan *), lua_KFunction k)
-{
-    lt_stream *s = lt_stream_reader(L, what);
-    lua_Integer line_max = luaL_checkinteger(L, 2), bulk_keep = luaL_checkinteger(L, 3);
-    luaL_argcheck(L, line_max > 0 && bulk_keep >= 0, 2, "limits must be positive");
-    scan sc = { .line_max = (size_t)line_max, .bulk_keep = (size_t)bulk_keep,
-                .elements = luaL_checkinteger(L, 4) };
-    sc.n = lt_stream_avail(s, &sc.p);
-    int rc = sc.n ? parse(&sc) : SCAN_MORE;
-    if (rc == SCAN_MORE && !s->eof && sc.n < LT_RESP_SCAN_MAX)
-        return lt_stream_suspend(L, s, k);
-    if (rc != SCAN_DONE) {
-        lua_pushnil(L);
-        return 1;
-    }
-    int top = lua_gettop(L);
-    luaL_checkstack(L, 8, what);
-    sc.pos = 0;
-    sc.L = L;
-    parse(&sc);
-    lua_pushnumber(L, lt_stream_ts(s));
-    lua_pushinteger(L, (lua_Integer)s->offset);
-    lt_stream_consume(s, sc.pos);
-    return lua_gettop(L) - top;
-}
-
 /* command_record: the command as the redis dissector's record, { args,
  * name (the first argument upper-cased), ts }, made here rather than by a
  * Lua constructor and string.upper for every command. */
@@ -226,6 +199,64 @@ static int record(scan *sc)
     lua_setfield(L, -3, "name");
     lua_setfield(L, -2, "args");
     return SCAN_DONE;
+}
+
+/* Runs `parse` over s's unread bytes, first without pushing anything (a
+ * message that is not taken costs no garbage), then pushing its values. */
+static int read_with(lua_State *L, lt_stream *s, const lt_resp_limits *lim, int (*parse)(scan *),
+                     size_t *used)
+{
+    scan sc = { .line_max = lim->line_max, .bulk_keep = lim->bulk_keep, .elements = lim->elements };
+    sc.n = lt_stream_avail(s, &sc.p);
+    int rc = sc.n ? parse(&sc) : SCAN_MORE;
+    if (rc == SCAN_MORE && (s->eof || sc.n >= LT_RESP_SCAN_MAX))
+        rc = SCAN_OTHER;
+    if (rc != SCAN_DONE)
+        return rc == SCAN_MORE ? LT_RESP_MORE : LT_RESP_OTHER;
+    luaL_checkstack(L, 8, "resp_scan");
+    sc.pos = 0;
+    sc.L = L;
+    parse(&sc);
+    *used = sc.pos;
+    return LT_RESP_DONE;
+}
+
+static int record(scan *sc);
+
+int lt_resp_read(lua_State *L, lt_stream *s, const lt_resp_limits *lim, int command_record, size_t *used)
+{
+    return read_with(L, s, lim, command_record ? record : reply, used);
+}
+
+void lt_resp_check_limits(lua_State *L, int first, lt_resp_limits *lim)
+{
+    lua_Integer line_max = luaL_checkinteger(L, first), bulk_keep = luaL_checkinteger(L, first + 1);
+    luaL_argcheck(L, line_max > 0 && bulk_keep >= 0, first, "limits must be positive");
+    *lim = (lt_resp_limits){ .line_max = (size_t)line_max, .bulk_keep = (size_t)bulk_keep,
+                             .elements = luaL_checkinteger(L, first + 2) };
+}
+
+/* Reads with `parse` at the unread bytes: nil (nothing consumed), a
+ * suspension until more bytes come, or the values it pushes followed by ts
+ * and offset. */
+static int take(lua_State *L, const char *what, int (*parse)(scan *), lua_KFunction k)
+{
+    lt_stream *s = lt_stream_reader(L, what);
+    lt_resp_limits lim;
+    lt_resp_check_limits(L, 2, &lim);
+    int top = lua_gettop(L);
+    size_t used;
+    int rc = read_with(L, s, &lim, parse, &used);
+    if (rc == LT_RESP_MORE)
+        return lt_stream_suspend(L, s, k);
+    if (rc != LT_RESP_DONE) {
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_pushnumber(L, lt_stream_ts(s));
+    lua_pushinteger(L, (lua_Integer)s->offset);
+    lt_stream_consume(s, used);
+    return lua_gettop(L) - top;
 }
 
 static int command_k(lua_State *L, int status, lua_KContext ctx)
@@ -276,4 +307,5 @@ void lt_resp_push_module(lua_State *L)
         { "reply", api_reply }, { NULL, NULL },
     };
     luaL_newlib(L, fns);
+    lt_redis_add_loop(L);
 }

@@ -25,9 +25,31 @@
 #ifndef LUNATAP_LRESP_H
 #define LUNATAP_LRESP_H
 
+#include "lstream.h"
+
 #include <lua.h>
 
 #define LT_RESP_SCAN_MAX ((size_t)64 << 10)
+
+/* For the message loop in C (lredis.c). */
+typedef struct lt_resp_limits {
+    size_t line_max, bulk_keep;
+    lua_Integer elements;
+} lt_resp_limits;
+
+enum { LT_RESP_DONE, LT_RESP_MORE, LT_RESP_OTHER };
+
+/* The limits in arguments first .. first + 2 (line_max, bulk_keep,
+ * elements), checked as the module's functions check them. */
+void lt_resp_check_limits(lua_State *L, int first, lt_resp_limits *lim);
+
+/* Reads the message at s's unread bytes as command_record (when
+ * command_record is set) or reply reads it, without consuming it: on
+ * LT_RESP_DONE its values are pushed and *used is its length; LT_RESP_MORE
+ * when the stream must wait for more bytes; LT_RESP_OTHER when resp.lua
+ * must read it. */
+int lt_resp_read(lua_State *L, lt_stream *s, const lt_resp_limits *lim, int command_record,
+                 size_t *used);
 
 /* Pushes the module table. */
 void lt_resp_push_module(lua_State *L);

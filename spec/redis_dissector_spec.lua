@@ -161,6 +161,59 @@ on("redis.error", function(e) print(json({ kind = "error", message = e.message }
     assert.are.same(truth.replies, replies)
   end)
 
+  -- resp_scan.messages (engine/lredis.c) takes the common pairs from
+  -- redis.lua's own functions: the same dissector with it switched off
+  -- must give the same records, field for field, on every capture.
+  describe("the C message loop and redis.lua's functions give the same records", function()
+    local FULL = SHOW:gsub("on%(\"redis%.command\".-\nend%)\n", [[
+on("redis.command", function(c, s) print("command", s.id, ser(c)) end)
+]]):gsub("on%(\"redis%.reply\".-\nend%)\n", [[
+on("redis.reply", function(r, s) print("reply", s.id, ser(r)) end)
+]])
+    local lua_only
+    setup(function()
+      lua_only = h.tmpdir()
+      local source = h.slurp(h.root .. "/dissectors/redis.lua")
+      local off, n = source:gsub("\n    scan%.messages%(", "\n    (function() end)(", 1)
+      assert.are.equal(1, n, "redis.lua no longer calls scan.messages where this test expects it")
+      local f = assert(io.open(lua_only .. "/redis.lua", "w"))
+      f:write(off)
+      f:close()
+    end)
+    teardown(function() os.execute("rm -rf '" .. lua_only .. "'") end)
+
+    local function same(pcap)
+      local fast = h.script(FULL, pcap)
+      local slow = h.script(FULL, pcap, { "-L", lua_only })
+      assert.are.equal(0, fast.code, fast.err)
+      assert.are.equal(0, slow.code, slow.err)
+      assert.truthy(fast.out:find("command\t", 1, true), "no command in " .. pcap)
+      assert.are.equal(slow.out, fast.out)
+    end
+
+    it("samples/redis-features.pcap", function() same(h.samples .. "/redis-features.pcap") end)
+    it("a pipeline split anywhere, pub/sub, CLIENT REPLY and RESET in one session", function()
+      local path = h.tmpfile(build.tcp_session({
+        { "client", "*1\r\n$4\r\nPING\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*3\r\n$6\r\nCLIENT\r\n$5\r\nREPLY\r\n$4\r\nSKIP\r\n" },
+        { "client", "*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPING\r\n*2\r\n$9\r\nSUBSCRIBE\r\n$1\r\nc\r\n" },
+        { "server", "+PONG\r\n$-1\r\n+PONG\r\n*3\r\n$9\r\nsubscribe\r\n$1\r\nc\r\n:1\r\n" },
+        { "server", "*3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$2\r\nhi\r\n" },
+        { "client", "*1\r\n$5\r\nRESET\r\n*2\r\n$3\r\nGET\r\n" },
+        { "client", "$1\r\nk\r\n" },
+        { "server", "+RESET\r\n*2\r\n$7\r\nmessage\r\n:1\r\n" },
+      }, { port = 6379 }), ".pcap")
+      same(path)
+      os.remove(path)
+    end)
+    if h.have_shared() then
+      for _, name in ipairs(h.ls(h.shared, "^redis_.*%.pcapn?g?$")) do
+        it(name, function() same(h.shared .. "/" .. name) end)
+      end
+    else
+      it("skipped: " .. h.shared .. " is absent", function() end)
+    end
+  end)
+
   describe("on the shared captures", function()
     local function shared(name)
       if not h.have_shared() then pending(h.shared .. " is absent") end
