@@ -447,28 +447,32 @@ static void encode_ordered(lua_State *L, int idx, int keys, int optional, lt_sbu
     lt_sbuf_addc(b, '}');
 }
 
+void lt_json_args(lua_State *L, lt_sbuf *b)
+{
+    luaL_checkany(L, 1);
+    int ordered = !lua_isnoneornil(L, 2);
+    int optional = ordered && !lua_isnoneornil(L, 3) ? 3 : 0;
+    if (!ordered) {
+        lt_json_encode(L, 1, b);
+        return;
+    }
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    if (optional)
+        luaL_checktype(L, 3, LUA_TTABLE);
+    /* A value that is the object itself is refused one level down, when
+     * the value's own fields lead back to it. */
+    json_path seen = { .n = 0 };
+    encode_ordered(L, 1, 2, optional, b, &seen, 0);
+}
+
 /* json(value [, keys [, optional]]) */
 int lt_json_api(lua_State *L)
 {
-    luaL_checkany(L, 1);
     lua_settop(L, 3);
-    int ordered = !lua_isnil(L, 2);
-    if (ordered) {
-        luaL_checktype(L, 1, LUA_TTABLE);
-        luaL_checktype(L, 2, LUA_TTABLE);
-        if (!lua_isnil(L, 3))
-            luaL_checktype(L, 3, LUA_TTABLE);
-    }
     lt_sbuf b;
     lt_sbuf_init(L, &b);
-    if (ordered) {
-        /* A value that is the object itself is refused one level down,
-         * when the value's own fields lead back to it. */
-        json_path seen = { .n = 0 };
-        encode_ordered(L, 1, 2, lua_isnil(L, 3) ? 0 : 3, &b, &seen, 0);
-    } else {
-        lt_json_encode(L, 1, &b);
-    }
+    lt_json_args(L, &b);
     lt_sbuf_result(&b);
     return 1;
 }

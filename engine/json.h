@@ -26,7 +26,7 @@ typedef struct lt_sbuf {
     int slot;
     char *p;
     size_t n, cap;
-    char small[512];
+    char small[4096];
 } lt_sbuf;
 
 /* Reserves the stack slot and sets up b. */
@@ -42,7 +42,11 @@ void lt_json_encode(lua_State *L, int idx, lt_sbuf *b);
 /* Appends a JSON string literal of s[0..n). */
 void lt_json_string(lt_sbuf *b, const char *s, size_t n);
 
-/* json(value) -> string */
+/* Appends the JSON text json(value [, keys [, optional]]) makes of the
+ * arguments 1 to 3 (raises on error). */
+void lt_json_args(lua_State *L, lt_sbuf *b);
+
+/* json(value [, keys [, optional]]) -> string */
 int lt_json_api(lua_State *L);
 
 #endif

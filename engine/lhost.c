@@ -603,6 +603,20 @@ static int api_print(lua_State *L)
     return 0;
 }
 
+/* print_json(value [, keys [, optional]]): print(json(...)) without the
+ * line becoming a Lua string, to be collected again, on the way out. */
+static int api_print_json(lua_State *L)
+{
+    lt_host *h = lt_host_from(L);
+    lua_settop(L, 3);
+    lt_sbuf b;
+    lt_sbuf_init(L, &b);
+    lt_json_args(L, &b);
+    lt_sbuf_add(&b, "\n", 1);
+    lt_output_write(h->out, b.p, b.n);
+    return 0;
+}
+
 static int api_collectgarbage(lua_State *L)
 {
     const char *opt = luaL_optstring(L, 1, "collect");
@@ -784,7 +798,7 @@ static void push_env(lt_host *h, int script)
 
     static const luaL_Reg api[] = {
         { "print", api_print }, { "collectgarbage", api_collectgarbage },
-        { "off", api_off }, { "emit", api_emit }, { "json", lt_json_api },
+        { "off", api_off }, { "emit", api_emit }, { "json", lt_json_api }, { "print_json", api_print_json },
         { "buffer", lt_buffer_api_new }, { "stats", api_stats }, { "wants", api_wants },
         { NULL, NULL },
     };

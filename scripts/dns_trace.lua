@@ -53,8 +53,8 @@ local KEYS = {
 }
 local OPTIONAL = { limit = true }
 
-local function json_line(rec)
-  return json(rec, KEYS[rec.event], OPTIONAL)
+local function print_json_line(rec)
+  print_json(rec, KEYS[rec.event], OPTIONAL)
 end
 
 local function common(event, msg_ts, msg, session)
@@ -114,7 +114,7 @@ on("dns.response", function(r, session)
       session.client, session.server
     rec.id, rec.qtype, rec.qname, rec.rcode, rec.answers = r.id, r.qtype, r.qname, r.rcode, r.answers
     rec.latency, rec.query_ts = r.latency, q and q.ts
-    print(json(rec, KEYS.response, OPTIONAL))
+    print_json(rec, KEYS.response, OPTIONAL)
     return
   end
   local latency = r.latency and ("(%.1f ms)"):format(r.latency * 1000) or "(no query seen)"
@@ -128,7 +128,7 @@ on("dns.error", function(e, session)
   if opt.json then
     local rec = common("error", e.ts, e.msg, session)
     rec.transport, rec.id, rec.message, rec.limit = e.transport, e.id, e.message, e.limit
-    print(json_line(rec))
+    print_json_line(rec)
     return
   end
   print(("%s %s %s %s %s %s"):format(clock(e.ts or session.last), session.client, paint(DIM, "->"),
@@ -143,7 +143,7 @@ on("done", function()
       if opt.json then
         local rec = common("unanswered", q.ts, q, session)
         rec.qtype, rec.qname = q.qtype, q.qname
-        print(json_line(rec))
+        print_json_line(rec)
       else
         if first then print(paint(BOLD, "unanswered queries:")) end
         print(("%s %s %s %s %s %s"):format(clock(q.ts), session.client, paint(DIM, "->"), session.server,

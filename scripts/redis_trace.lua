@@ -109,7 +109,7 @@ local function tcp_line(session, ts, what, extra)
                   server = session.server }
     local keys = { "event", "ts", "session", "client", "server" }
     for k, v in pairs(extra or {}) do rec[k] = v; keys[#keys + 1] = k end
-    print(json(rec, keys))
+    print_json(rec, keys)
   else
     print(("%s %s -> %s %s"):format(paint(DIM, clock(ts)), session.client, session.server,
                                     paint(CYAN, "TCP " .. what .. (extra and extra.text or ""))))
@@ -139,7 +139,7 @@ local PAIR_OPT = { inline = true }
 -- table to make and fill key by key per command.
 local pair = {}
 
-local function json_pair(cmd, reply, c)
+local function print_pair_json(cmd, reply, c)
   pair.event, pair.ts, pair.session, pair.client, pair.server = "command", cmd.ts, c.id, c.client, c.server
   pair.index, pair.total, pair.name, pair.inline = cmd.n, cmd.total, cmd.name, cmd.inline or nil
   pair.reply_type = reply and reply.type
@@ -147,7 +147,7 @@ local function json_pair(cmd, reply, c)
   pair.reply_ts = reply and reply.ts
   pair.args = cmd.args
   pair.reply = reply and reply.value
-  return json(pair, PAIR_KEYS, PAIR_OPT)
+  print_json(pair, PAIR_KEYS, PAIR_OPT)
 end
 
 local function splice(line, key, value)
@@ -155,7 +155,7 @@ local function splice(line, key, value)
 end
 
 local function print_pair(cmd, reply, session)
-  if opt.json then print(json_pair(cmd, reply, conn_of(session))) return end
+  if opt.json then print_pair_json(cmd, reply, conn_of(session)) return end
   local ts = reply and reply.ts or cmd.ts
   local result = reply and reply_text(reply) or paint(DIM, "(no reply expected)")
   print(("%s %s -> %s %d/%d %s %s -> %s %s"):format(paint(DIM, clock(ts)), session.server, session.client,
