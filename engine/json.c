@@ -449,7 +449,6 @@ static void encode_ordered(lua_State *L, int idx, int keys, int optional, lt_sbu
 
 void lt_json_args(lua_State *L, lt_sbuf *b)
 {
-    luaL_checkany(L, 1);
     int ordered = !lua_isnoneornil(L, 2);
     int optional = ordered && !lua_isnoneornil(L, 3) ? 3 : 0;
     if (!ordered) {
@@ -469,6 +468,7 @@ void lt_json_args(lua_State *L, lt_sbuf *b)
 /* json(value [, keys [, optional]]) */
 int lt_json_api(lua_State *L)
 {
+    luaL_checkany(L, 1);
     lua_settop(L, 3);
     lt_sbuf b;
     lt_sbuf_init(L, &b);

@@ -43,7 +43,7 @@ void lt_json_encode(lua_State *L, int idx, lt_sbuf *b);
 void lt_json_string(lt_sbuf *b, const char *s, size_t n);
 
 /* Appends the JSON text json(value [, keys [, optional]]) makes of the
- * arguments 1 to 3 (raises on error). */
+ * arguments 1 to 3, the stack's top set to 3 (raises on error). */
 void lt_json_args(lua_State *L, lt_sbuf *b);
 
 /* json(value [, keys [, optional]]) -> string */

@@ -595,6 +595,36 @@ print(json({ name = "lunatap", list = { 10, 20, 30 }, nested = { deep = { ok = f
       json_decode(l[1])
     end)
 
+    it("print_json writes what print(json(...)) writes, and raises json's errors before writing", function()
+      local r, l = json_of([[
+local long = ("x\1"):rep(3000) -- escapes, and a line past the first 4 KiB of the buffer
+local values = { { b = 2, a = "x", t = { 1 } }, "s\n", 1.5, { long, { deep = { ok = false } } } }
+for _, v in ipairs(values) do print(json(v)) print_json(v) end
+print(json(values[1], { "a", "missing", "t" }, { missing = true }))
+print_json(values[1], { "a", "missing", "t" }, { missing = true })
+print(pcall(print_json, values[1], { "a", 3 }))
+print(pcall(print_json, { a = { [{}] = 1 } }))
+print(pcall(print_json))
+]])
+      assert.are.equal(0, r.code, r.err)
+      for i = 1, 9, 2 do assert.are.equal(l[i], l[i + 1]) end
+      assert.are.equal('{"a":"x","t":[1]}', l[9])
+      assert.is_true(#l[7] > 4096 * 5, "the long line: " .. #l[7] .. " bytes")
+      h.has(l[11], "false\tjson: keys[2] is not a string")
+      h.has(l[12], "false\tjson: cannot encode a table key")
+      h.has(l[13], "false\tbad argument #1 to ")
+      assert.are.equal(13, #l)
+    end)
+
+    it("print_json is cut by --max-output as print is", function()
+      local args = { "-r", UDP, "-c", "1", "--max-output", "30" }
+      local r = run_src([[for i = 1, 100 do print_json({ i = i }) end]], args)
+      local p = run_src([[for i = 1, 100 do print(json({ i = i })) end]], args)
+      assert.are.equal('{"i":1}\n{"i":2}\n{"i":3}\n{"i":4', r.out)
+      assert.are.equal(p.out, r.out)
+      assert.are.equal(p.code, r.code)
+    end)
+
     it("writes NaN and the infinities as null", function()
       local r, l = json_of([[print(json({ 0/0, 1/0, -1/0, 1 }))]])
       assert.are.equal(0, r.code, r.err)

@@ -105,7 +105,7 @@ describe("sandbox: unreachable functions", function()
     local allowed = {
       _G = "assert error ipairs next pairs pcall xpcall rawequal rawget rawlen rawset select "
         .. "setmetatable getmetatable tonumber tostring type _VERSION print load require "
-        .. "collectgarbage on off emit json stats stop buffer options arg _G "
+        .. "collectgarbage on off emit json print_json stats stop buffer options arg _G "
         .. "dissector wants output_is_tty open_file every after "
         .. "string table math utf8 coroutine os",
       string = "byte char find format gmatch gsub len lower match rep reverse sub upper pack packsize unpack",

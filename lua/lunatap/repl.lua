@@ -575,7 +575,7 @@ local GROUPS = {
   { "capture control", { "pause", "resume", "run", "step", "filter" } },
   { "looking", { "pkt", "last", "sessions", "stats" } },
   { "events and timers", { "on", "off", "emit", "wants", "every", "after", "stop", "dissector" } },
-  { "output and data", { "print", "json", "buffer", "output_is_tty", "open_file" } },
+  { "output and data", { "print", "json", "print_json", "buffer", "output_is_tty", "open_file" } },
   { "scripts", { "require", "options", "arg" } },
   { "the session", { "load", "help", "exit" } },
 }

@@ -109,6 +109,11 @@ json(value [, keys [, optional]]): encodes a Lua value as one line of JSON
 With keys, an object with those keys in that order (a nil value is null,
 or left out when optional[key] is true): json({ src = pkt.ip.src }).]=],
 
+  print_json = [=[
+print_json(value [, keys [, optional]]): print(json(value, keys, optional))
+Writes the line straight to the output, without making it a Lua string
+first: print_json(rec, { "event", "ts" }).]=],
+
   buffer = [=[
 buffer(string): makes a buffer over a string's bytes
 For testing dissectors and parsing bytes a script built itself; it never
