@@ -19,6 +19,10 @@ local PER_CHANNEL = { SUBSCRIBE = true, PSUBSCRIBE = true, SSUBSCRIBE = true,
                       UNSUBSCRIBE = true, PUNSUBSCRIBE = true, SUNSUBSCRIBE = true }
 -- Pushes a subscribed RESP2 connection gets without asking.
 local PUSH_KIND = { message = true, pmessage = true, smessage = true }
+-- Commands whose handling is this file's, not resp_scan.messages's: the
+-- subscriptions, CLIENT (REPLY OFF|SKIP|ON) and RESET (which ends them).
+local OWN_COMMANDS = { CLIENT = true, RESET = true }
+for name in pairs(PER_CHANNEL) do OWN_COMMANDS[name] = true end
 
 local function new_state()
   return { first = 1, last = 0, dropped = 0, total = 0 }
@@ -215,7 +219,7 @@ local FATAL = { depth = true, bulk_length = true }
 local function messages(s, pending, dir, message, at)
   local session = s.session
   repeat
-    scan.messages(s, pending, LIMITS.line_length, LIMITS.bulk_keep, LIMITS.elements, MAX_PENDING)
+    scan.messages(s, pending, LIMITS.line_length, LIMITS.bulk_keep, LIMITS.elements, MAX_PENDING, OWN_COMMANDS)
   until message(s, pending, dir, session, at) == "end"
 end
 

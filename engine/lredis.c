@@ -12,38 +12,23 @@
 #include <string.h>
 
 /* The arguments of messages(), where its continuation finds them again. */
-enum { ARG_STREAM = 1, ARG_PENDING, ARG_LINE_MAX, ARG_BULK_KEEP, ARG_ELEMENTS, ARG_MAX_PENDING, NARGS };
+enum {
+    ARG_STREAM = 1, ARG_PENDING, ARG_LINE_MAX, ARG_BULK_KEEP, ARG_ELEMENTS, ARG_MAX_PENDING, ARG_OWN, NARGS
+};
 
-/* The subscription commands: a reply per channel, and replies that say
- * whether the connection is still subscribed. */
-static const char *const SUBSCRIPTIONS[] = { "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE",
-                                             "PUNSUBSCRIBE", "SUNSUBSCRIBE", NULL };
-
-static int same_word(const char *word, const char *s, size_t len)
+/* Whether `own` (redis.lua's table of the command names it handles
+ * itself) holds s, upper-cased: a subscription's confirmation names its
+ * command in lower case. */
+static int owned_by_lua(lua_State *L, int own, const char *s, size_t len)
 {
-    return strlen(word) == len && memcmp(word, s, len) == 0;
-}
-
-/* ASCII letters compared in either case: confirmations name the command
- * in lower case. */
-static int names_subscription(const char *s, size_t len)
-{
-    char up[16];
-    if (len >= sizeof up)
-        return 0;
+    luaL_Buffer b;
+    char *up = luaL_buffinitsize(L, &b, len);
     for (size_t i = 0; i < len; i++)
         up[i] = s[i] >= 'a' && s[i] <= 'z' ? (char)(s[i] - 32) : s[i];
-    for (int i = 0; SUBSCRIPTIONS[i]; i++)
-        if (same_word(SUBSCRIPTIONS[i], up, len))
-            return 1;
-    return 0;
-}
-
-/* Commands whose handling redis.lua owns: CLIENT (REPLY OFF|SKIP|ON), the
- * subscriptions and RESET (which ends them). */
-static int lua_owns_command(const char *name, size_t len)
-{
-    return same_word("CLIENT", name, len) || same_word("RESET", name, len) || names_subscription(name, len);
+    luaL_pushresultsize(&b, len);
+    int yes = lua_rawget(L, own) != LUA_TNIL;
+    lua_pop(L, 1);
+    return yes;
 }
 
 /* Field names, kept as the closure's upvalues: lua_getfield with a C
@@ -51,7 +36,7 @@ static int lua_owns_command(const char *name, size_t len)
 #define KEYS(X)                                                                                   \
     X(NAME, "name") X(TS, "ts") X(INDEX, "index") X(TOTAL, "total") X(FIRST, "first")             \
     X(LAST, "last") X(REPLY_OFF, "reply_off") X(SKIP_NEXT, "skip_next")                           \
-    X(SUBSCRIBING, "subscribing") X(REPLIES_LEFT, "replies_left")                                \
+    X(SUBSCRIBING, "subscribing")                                                                 \
     X(TYPE, "type") X(VALUE, "value") X(COMMAND, "command") X(LATENCY, "latency")
 #define KEY_ENUM(id, text) K_##id,
 #define KEY_TEXT(id, text) text,
@@ -99,10 +84,8 @@ static void set_int(lua_State *L, int t, int k, lua_Integer v)
  * changes the connection's state. */
 static int plain_command(lua_State *L, int pending, lua_Integer max_pending)
 {
-    size_t len;
-    get(L, lua_gettop(L), K_NAME);
-    const char *name = lua_tolstring(L, -1, &len);
-    int owned = !name || lua_owns_command(name, len);
+    get(L, lua_gettop(L), K_NAME); /* upper-cased already */
+    int owned = lua_rawget(L, ARG_OWN) != LUA_TNIL;
     lua_pop(L, 1);
     if (owned || true_field(L, pending, K_REPLY_OFF) || true_field(L, pending, K_SKIP_NEXT))
         return 0;
@@ -125,13 +108,14 @@ static void queue_and_emit(lua_State *L, lt_host *h, int ev, int pending, int se
     lt_host_emit(h, L, ev, 2);
 }
 
-/* An array reply whose first element names a subscription command. */
-static int confirms_subscription(lua_State *L, int value)
+/* An array reply whose first element names a command redis.lua handles:
+ * a subscription's confirmation, say. */
+static int names_own_command(lua_State *L, int value)
 {
     size_t len;
     int is_string = lua_rawgeti(L, value, 1) == LUA_TSTRING;
     const char *kind = is_string ? lua_tolstring(L, -1, &len) : NULL;
-    int yes = kind && names_subscription(kind, len);
+    int yes = kind && owned_by_lua(L, ARG_OWN, kind, len);
     lua_pop(L, 1);
     return yes;
 }
@@ -144,19 +128,16 @@ static int plain_reply(lua_State *L, int pending)
     int value = lua_gettop(L);
     int array = strcmp(lua_tostring(L, value - 1), "array") == 0;
     lua_rawgeti(L, pending, int_field(L, pending, K_FIRST));
-    if (array && (true_field(L, pending, K_SUBSCRIBING) || confirms_subscription(L, value)))
+    if (array && (true_field(L, pending, K_SUBSCRIBING) || names_own_command(L, value)))
         return 0; /* a push, or a change of the subscriptions */
     if (lua_isnil(L, -1))
         return 1;
-    /* one reply per channel, or the reply that ends pub/sub */
-    int cmd = lua_gettop(L);
-    if (get(L, cmd, K_REPLIES_LEFT) != LUA_TNIL)
-        return 0;
-    size_t len;
-    const char *name = get(L, cmd, K_NAME) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
-    int reset = name && same_word("RESET", name, len);
-    lua_pop(L, 2);
-    return !reset;
+    /* a reply to one of redis.lua's commands: one per channel, or the one
+     * that ends pub/sub */
+    get(L, lua_gettop(L), K_NAME);
+    int owned = lua_rawget(L, ARG_OWN) != LUA_TNIL;
+    lua_pop(L, 1);
+    return !owned;
 }
 
 /* The reply (type, value, command on top), paired and emitted. */
@@ -197,6 +178,7 @@ static int messages_k(lua_State *L, int status, lua_KContext ctx)
     lt_resp_limits lim;
     lt_resp_check_limits(L, ARG_LINE_MAX, &lim);
     lua_Integer max_pending = luaL_checkinteger(L, ARG_MAX_PENDING);
+    luaL_checktype(L, ARG_OWN, LUA_TTABLE);
     lua_settop(L, NARGS - 1);
     lt_host *h = lt_host_from(L);
     int client = s->dir == 0;

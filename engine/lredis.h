@@ -1,6 +1,6 @@
 /*
  * lredis.h — resp_scan.messages(s, pending, line_max, bulk_keep, elements,
- * max_pending): the redis dissector's common messages from bytes to
+ * max_pending, own): the redis dissector's common messages from bytes to
  * events, in C.
  *
  * On the client's stream (s's direction) each command that
@@ -11,9 +11,11 @@
  * records redis.lua's own functions make, field for field. The call
  * suspends while a message is incomplete and returns, with nothing of the
  * next message consumed, when that message is one redis.lua must handle:
- * another shape (resp.lua reads it), CLIENT, RESET and the subscription
- * commands and their replies, arrays on a subscribed connection, a full
- * queue, a connection under CLIENT REPLY OFF or SKIP, or the stream's end.
+ * another shape (resp.lua reads it), a command named in `own` (a set of
+ * upper-case names: redis.lua's CLIENT, RESET and subscription commands)
+ * or the reply to one, an array whose first element names one (in either
+ * case), arrays on a subscribed connection, a full queue, a connection
+ * under CLIENT REPLY OFF or SKIP, or the stream's end.
  */
 #ifndef LUNATAP_LREDIS_H
 #define LUNATAP_LREDIS_H
