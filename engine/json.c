@@ -447,10 +447,11 @@ static void encode_ordered(lua_State *L, int idx, int keys, int optional, lt_sbu
     lt_sbuf_addc(b, '}');
 }
 
-void lt_json_args(lua_State *L, lt_sbuf *b)
+/* The arguments of json(value [, keys [, optional]]) encoded into b. */
+static void encode_args(lua_State *L, lt_sbuf *b)
 {
-    int ordered = !lua_isnoneornil(L, 2);
-    int optional = ordered && !lua_isnoneornil(L, 3) ? 3 : 0;
+    int ordered = !lua_isnil(L, 2);
+    int optional = ordered && !lua_isnil(L, 3) ? 3 : 0;
     if (!ordered) {
         lt_json_encode(L, 1, b);
         return;
@@ -465,13 +466,18 @@ void lt_json_args(lua_State *L, lt_sbuf *b)
     encode_ordered(L, 1, 2, optional, b, &seen, 0);
 }
 
-/* json(value [, keys [, optional]]) */
-int lt_json_api(lua_State *L)
+void lt_json_args(lua_State *L, lt_sbuf *b)
 {
     luaL_checkany(L, 1);
     lua_settop(L, 3);
+    lt_sbuf_init(L, b);
+    encode_args(L, b);
+}
+
+/* json(value [, keys [, optional]]) */
+int lt_json_api(lua_State *L)
+{
     lt_sbuf b;
-    lt_sbuf_init(L, &b);
     lt_json_args(L, &b);
     lt_sbuf_result(&b);
     return 1;

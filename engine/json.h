@@ -42,8 +42,9 @@ void lt_json_encode(lua_State *L, int idx, lt_sbuf *b);
 /* Appends a JSON string literal of s[0..n). */
 void lt_json_string(lt_sbuf *b, const char *s, size_t n);
 
-/* Appends the JSON text json(value [, keys [, optional]]) makes of the
- * arguments 1 to 3, the stack's top set to 3 (raises on error). */
+/* Sets up b with the JSON text json(value [, keys [, optional]]) makes of
+ * the function's arguments, raising json's errors (the stack is set to
+ * the three arguments and b's slot). */
 void lt_json_args(lua_State *L, lt_sbuf *b);
 
 /* json(value [, keys [, optional]]) -> string */

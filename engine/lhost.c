@@ -608,10 +608,7 @@ static int api_print(lua_State *L)
 static int api_print_json(lua_State *L)
 {
     lt_host *h = lt_host_from(L);
-    luaL_checkany(L, 1);
-    lua_settop(L, 3);
     lt_sbuf b;
-    lt_sbuf_init(L, &b);
     lt_json_args(L, &b);
     lt_sbuf_add(&b, "\n", 1);
     lt_output_write(h->out, b.p, b.n);
